@@ -1,0 +1,9 @@
+"""User-facing errors: a message that names the problem and the fix, printed without a traceback."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input from the user (config, files, options). Entry points print it and exit with code 2."""
+
+    exit_code = 2

@@ -1,0 +1,129 @@
+"""The LightningModule: cross-entropy training of any classifier, one torchmetrics Accuracy per stage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from torch import nn
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+
+class DivergedError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+class MNISTClassifier(pl.LightningModule):
+    """Wraps an `nn.Module`; the optimizer and scheduler arrive as Hydra partials.
+
+    Metrics are accumulated on the device and read once per epoch, so no training step waits on
+    a host sync. `save_hyperparameters` stores the model's config, so a checkpoint alone rebuilds it.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer] | None,
+        scheduler: Callable[..., Any] | None = None,
+        num_classes: int = 10,
+        net_config: dict | None = None,
+        data_config: dict | None = None,
+        check_finite: bool = True,
+        channels_last: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
+        # channels_last: measured about 20% faster for LeNet's convolutions on this CPU (oneDNN)
+        self.net = net.to(memory_format=torch.channels_last) if channels_last else net
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.criterion = nn.CrossEntropyLoss()
+        kw = {"num_classes": num_classes, "validate_args": False}
+        self.train_acc = MulticlassAccuracy(average="micro", **kw)
+        self.val_acc = MulticlassAccuracy(average="micro", **kw)
+        self.test_acc = MulticlassAccuracy(average="micro", **kw)
+        self.train_loss = MeanMetric()
+        self.val_loss = MeanMetric()
+        self.test_loss = MeanMetric()
+        self.val_acc_best = MaxMetric()
+
+    @classmethod
+    def from_checkpoint(cls, path: str, map_location: str | torch.device = "cpu") -> MNISTClassifier:
+        """Rebuild the trained model from the checkpoint alone (its saved model config)."""
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+        hparams = dict(ckpt["hyper_parameters"])
+        net = instantiate(hparams.pop("net_config"))
+        model = cls(net=net, optimizer=None, **hparams)
+        model.load_state_dict(ckpt["state_dict"])
+        return model.eval()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def _step(
+        self, batch: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x, y = batch
+        logits = self.net(x)
+        return self.criterion(logits, y), logits, y
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, logits, y = self._step(batch)
+        self.train_loss.update(loss.detach(), weight=len(y))
+        self.train_acc.update(logits.detach(), y)
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        loss = self.train_loss.compute()
+        if self.hparams.check_finite and not torch.isfinite(loss):
+            raise DivergedError(f"training loss became {loss.item()} in epoch {self.current_epoch}")
+        self.log("train/loss", loss, sync_dist=True)
+        self.log("train/acc", self.train_acc.compute(), sync_dist=True)
+        self.train_loss.reset()
+        self.train_acc.reset()
+
+    def on_validation_epoch_start(self) -> None:
+        self.val_loss.reset()
+        self.val_acc.reset()
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        loss, logits, y = self._step(batch)
+        self.val_loss.update(loss, weight=len(y))
+        self.val_acc.update(logits, y)
+
+    def on_validation_epoch_end(self) -> None:
+        acc = self.val_acc.compute()
+        self.log("val/loss", self.val_loss.compute(), sync_dist=True)
+        self.log("val/acc", acc, sync_dist=True, prog_bar=True)
+        if not self.trainer.sanity_checking:
+            self.val_acc_best.update(acc)
+            self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True)
+
+    def on_test_epoch_start(self) -> None:
+        self.test_loss.reset()
+        self.test_acc.reset()
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        loss, logits, y = self._step(batch)
+        self.test_loss.update(loss, weight=len(y))
+        self.test_acc.update(logits, y)
+
+    def on_test_epoch_end(self) -> None:
+        self.log("test/loss", self.test_loss.compute(), sync_dist=True)
+        self.log("test/acc", self.test_acc.compute(), sync_dist=True)
+
+    def configure_optimizers(self) -> Any:
+        if self.optimizer_factory is None:
+            raise RuntimeError("This model was loaded for evaluation: it has no optimizer.")
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
+        }

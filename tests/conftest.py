@@ -1,0 +1,67 @@
+"""Shared fixtures: the real MNIST folder, tiny IDX files written on the spot, composed configs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from mnist_exp.config import CONF_DIR
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("MNIST_EXP_DATA", REPO.parent / "shared" / "data")).resolve()
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int) -> None:
+    """An IDX file as MNIST's: big-endian magic, dimensions, then uint8 data."""
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def make_tiny_mnist(root: Path, n_train: int = 60, n_test: int = 20, seed: int = 0) -> Path:
+    """Random digits in torchvision's layout; each image's first pixel encodes its index."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        images[:, 0, 0] = np.arange(n) % 256
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", images, 2051)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, size=n), 2049)
+    return root
+
+
+@pytest.fixture
+def tiny_root(tmp_path: Path) -> Path:
+    return make_tiny_mnist(tmp_path / "tiny")
+
+
+@pytest.fixture(scope="session")
+def mnist_root() -> Path:
+    """The real MNIST; the suite needs it (CI has it at ../shared/data)."""
+    if not (DATA / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
+        pytest.fail(
+            f"Real MNIST not found under {DATA}; set MNIST_EXP_DATA to the folder holding MNIST/raw/."
+        )
+    return DATA
+
+
+def compose_cfg(name: str = "config", overrides: list[str] | None = None) -> DictConfig:
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose(config_name=name, overrides=overrides or [])
+
+
+@pytest.fixture
+def make_cfg(tmp_path: Path, mnist_root: Path) -> Callable[..., DictConfig]:
+    """A composed training config writing into tmp_path, reading the real MNIST."""
+
+    def make(*overrides: str, name: str = "config") -> DictConfig:
+        base = [f"paths.output_dir={tmp_path / 'run'}", f"data.root={mnist_root}"]
+        return compose_cfg(name, base + list(overrides))
+
+    return make
