@@ -28,7 +28,7 @@ def normalize(images_u8: torch.Tensor, pad: int, mean: float, std: float) -> tor
     x = images_u8.unsqueeze(1)
     if pad:
         x = F.pad(x, (pad, pad, pad, pad), value=0)
-    return x.float().div(255).sub(mean).div(std)
+    return x.float().div_(255).sub_(mean).div_(std)  # in place: no full-size temporaries
 
 
 class TensorBatches:
@@ -209,12 +209,13 @@ class MNISTDataModule(pl.LightningDataModule):
                 return (F.pad(x, (p, p, p, p), value=0) if p else x).contiguous().to(device)
             return normalize(images, self.pad, self.mean, self.std).to(device)
 
-        train_all = prepared(train_x)
-        labels = train_y.to(device)
-        tr, va = train_idx.to(device), val_idx.to(device)
-        self._sets["train"] = (train_all[tr], labels[tr])
+        # split while still uint8, so the full float training set never exists twice
+        self._sets["train"] = (prepared(train_x[train_idx]), train_y[train_idx].to(device))
         self._sets["test"] = (prepared(test_x), test_y.to(device))
-        self._sets["val"] = (train_all[va], labels[va]) if self.val_size else self._sets["test"]
+        if self.val_size:
+            self._sets["val"] = (prepared(train_x[val_idx]), train_y[val_idx].to(device))
+        else:
+            self._sets["val"] = self._sets["test"]
 
     def _setup_torchvision(self) -> None:
         from torchvision import transforms

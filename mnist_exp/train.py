@@ -56,8 +56,11 @@ def _floats(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items()}
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit, then test the best checkpoint; return every logged metric as a float."""
+def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> dict[str, float]:
+    """Fit, then test the best checkpoint; return every logged metric as a float.
+
+    `extra_callbacks` lets benchmarks and tests observe a real run without changing its config.
+    """
     validate(cfg)
     if cfg.trainer.get("deterministic"):
         # Deterministic mode also fills every new tensor with NaN, which costs time and
@@ -72,7 +75,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule.prepare_data()  # a missing or damaged file fails here, before any training setup
     model = build_module(cfg)
     loggers = build_loggers(cfg)
-    callbacks = build_callbacks(cfg, has_logger=bool(loggers))
+    callbacks = build_callbacks(cfg, has_logger=bool(loggers)) + list(extra_callbacks or [])
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
@@ -82,7 +85,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         metrics.update(_floats(trainer.callback_metrics))
     if cfg.get("test", True):
-        ckpt = _best_checkpoint(trainer)
+        ckpt = _test_checkpoint(trainer, cfg.get("test_ckpt", "best"))
         if ckpt is None:
             log.warning("No checkpoint to test: testing the weights in memory.")
         trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=False)
@@ -98,11 +101,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-def _best_checkpoint(trainer: pl.Trainer) -> str | None:
+def _test_checkpoint(trainer: pl.Trainer, which: str) -> str | None:
+    """`best` (by val/acc) or `last`: with data.val_size=0 the best is chosen on the test set,
+    so the seed experiments test the last epoch instead."""
     callback = trainer.checkpoint_callback
     if callback is None:
         return None
-    return getattr(callback, "best_model_path", None) or None
+    path = callback.best_model_path if which == "best" else callback.last_model_path
+    return path or None
 
 
 def _summary(metrics: dict[str, float]) -> None:

@@ -29,11 +29,22 @@ def scalars(logdir: Path) -> dict[str, list[float]]:
     return {tag: [e.value for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
 
 
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> dict[str, tuple]:
+    """One short real run per model, shared by the tests below (each run costs seconds)."""
+    out = {}
+    for model in ("mlp", "lenet"):
+        folder = tmp_path_factory.mktemp(model)
+        cfg = compose_cfg(
+            "config", [f"model={model}", *QUICK, f"data.root={mnist_root}", f"paths.output_dir={folder}"]
+        )
+        out[model] = (cfg, train(cfg), folder)
+    return out
+
+
 @pytest.mark.parametrize("model", ["mlp", "lenet"])
-def test_train_then_eval_gives_the_same_test_accuracy(make_cfg, tmp_path: Path, model: str) -> None:
-    cfg = make_cfg(f"model={model}", *QUICK)
-    metrics = train(cfg)
-    run = Path(cfg.paths.output_dir)
+def test_train_then_eval_gives_the_same_test_accuracy(runs, tmp_path: Path, model: str) -> None:
+    cfg, metrics, run = runs[model]
     for key in ("train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "test/acc"):
         assert key in metrics
     assert metrics["test/acc"] > 0.5  # 60 steps are enough to beat chance by far (MLP and LeNet)

@@ -1,0 +1,134 @@
+"""`mnist-exp-predict ckpt_path=... images='[my7.png,scan.jpg]'` (or a folder): digits of your own.
+
+Each image is prepared the way MNIST's digits were: grayscale, inverted if dark-on-light, cropped
+to the digit, fitted into 20x20, centred by mass in 28x28; then the run's own pad and normalize.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig, ListConfig
+from PIL import Image, UnidentifiedImageError
+
+from mnist_exp.cli import print_error, user_errors_exit
+from mnist_exp.config import CONF_DIR
+from mnist_exp.data import normalize
+from mnist_exp.errors import UserError
+from mnist_exp.eval import load_checkpoint
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm"}
+
+
+def mnist_like(image: Image.Image) -> np.ndarray:
+    """A picture of one digit -> 28x28 uint8, white digit on black, as MNIST prepared its digits."""
+    gray = np.asarray(image.convert("L"), dtype=np.float32)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if border.mean() > 127:  # dark ink on light paper: invert to MNIST's light-on-dark
+        gray = 255 - gray
+    gray = gray - np.median(border if border.mean() <= 127 else 255 - border)
+    gray = gray.clip(0, 255)
+    if gray.max() <= 0:
+        raise UserError("the image is blank (no digit found)")
+    rows = np.flatnonzero((gray > 0.2 * gray.max()).any(axis=1))
+    cols = np.flatnonzero((gray > 0.2 * gray.max()).any(axis=0))
+    crop = gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    crop = crop * (255.0 / crop.max())
+    h, w = crop.shape
+    scale = 20.0 / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    fitted = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize(size, Image.LANCZOS), np.float32)
+    total = fitted.sum()
+    ys, xs = np.indices(fitted.shape)
+    cy, cx = (ys * fitted).sum() / total, (xs * fitted).sum() / total
+    top = round(14 - cy)
+    left = round(14 - cx)
+    top = min(max(top, 0), 28 - fitted.shape[0])
+    left = min(max(left, 0), 28 - fitted.shape[1])
+    out = np.zeros((28, 28), np.float32)
+    out[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
+    return out.clip(0, 255).round().astype(np.uint8)
+
+
+def expand(images: list[str]) -> list[Path]:
+    """Files as given; a folder contributes its image files, sorted."""
+    paths: list[Path] = []
+    for item in images:
+        path = Path(str(item)).expanduser()
+        if path.is_dir():
+            paths += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            paths.append(path)
+    return paths
+
+
+def load_image(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise UserError("no such file")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return mnist_like(image)
+    except (UnidentifiedImageError, OSError) as err:
+        raise UserError(f"not a readable image ({type(err).__name__})") from None
+
+
+def predict(cfg: DictConfig) -> tuple[list[dict], list[tuple[Path, str]]]:
+    """Predictions for every readable image, and (file, reason) for those that failed."""
+    images = cfg.images
+    if isinstance(images, str):
+        images = [images]
+    if not isinstance(images, (list, ListConfig)) or not images:
+        raise UserError("images must name files or folders. Fix: images='[my7.png,scan.jpg]' or images=dir/")
+    model = load_checkpoint(cfg.ckpt_path)
+    data = model.hparams.get("data_config") or {"pad": 2, "mean": 0.5, "std": 1.0}
+    results, failures = [], []
+    for path in expand(list(images)):
+        try:
+            digit = torch.from_numpy(load_image(path)).unsqueeze(0)
+        except UserError as err:
+            failures.append((path, str(err)))
+            continue
+        x = normalize(digit, data["pad"], data["mean"], data["std"])
+        with torch.no_grad():
+            probs = torch.softmax(model(x), dim=1)[0]
+        top = torch.topk(probs, 3)
+        results.append(
+            {
+                "file": str(path),
+                "digit": int(top.indices[0]),
+                "probability": float(top.values[0]),
+                "top3": [(int(i), float(p)) for i, p in zip(top.indices, top.values, strict=True)],
+            }
+        )
+    return results, failures
+
+
+def show(results: list[dict], failures: list[tuple[Path, str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("file", "predicted digit", "probability", "top-3")
+    for r in results:
+        top3 = ", ".join(f"{d} ({p:.2f})" for d, p in r["top3"])
+        table.add_row(r["file"], str(r["digit"]), f"{r['probability']:.3f}", top3)
+    Console(width=120).print(table)
+    for path, reason in failures:
+        print_error(UserError(f"{path}: {reason}. Fix: pass image files (PNG, JPEG, ...) of one digit each."))
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="predict")
+@user_errors_exit
+def main(cfg: DictConfig) -> None:
+    results, failures = predict(cfg)
+    show(results, failures)
+    if failures:
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Figures and tables shared by callbacks and commands (the seed's accuracy plot, result tables)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display needed, none opened
+import matplotlib.pyplot as plt
+import pytorch_lightning as pl
+from matplotlib.figure import Figure
+
+
+def accuracy_figure(rows: Sequence[dict[str, float]]) -> Figure:
+    """The seed's plot: title 'Accuracy', x 'Epoch(n)', y 'Acc(%)', grid, one line per split."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    for key, label in (("train/acc", "train"), ("val/acc", "val")):
+        values = [100 * r[key] for r in rows if key in r]
+        if len(values) == len(epochs):
+            ax.plot(epochs, values, marker="o", label=label)
+    ax.set_title("Accuracy")
+    ax.set_xlabel("Epoch(n)")
+    ax.set_ylabel("Acc(%)")
+    ax.grid(True)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def log_figure(trainer: pl.Trainer, tag: str, figure: Figure, step: int) -> None:
+    """Send a figure to every TensorBoard logger of the run, then free it."""
+    for logger in trainer.loggers:
+        experiment = getattr(logger, "experiment", None)
+        if hasattr(experiment, "add_figure"):
+            experiment.add_figure(tag, figure, global_step=step, close=False)
+    plt.close(figure)
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def save_sample_png(image, path) -> None:
+    """One sample's channel-summed activation, 'Greys' as the seed draws it, 200x200 pixels."""
+    fig = plt.figure(figsize=(2, 2), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.imshow(image, cmap="Greys")
+    ax.axis("off")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def feature_grid_figure(acts, labels: Sequence[int], layer: str) -> Figure:
+    """Every channel of every sample: one row per sample (its label), one column per channel."""
+    n, c = acts.shape[0], acts.shape[1] if acts.dim() == 4 else 1
+    fig, axes = plt.subplots(n, c, figsize=(0.6 * c + 0.6, 0.6 * n + 0.6), squeeze=False)
+    for i in range(n):
+        for j in range(c):
+            ax = axes[i][j]
+            ax.imshow(acts[i, j] if acts.dim() == 4 else acts[i], cmap="Greys")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(f"ch {j}", fontsize=6)
+            if j == 0:
+                ax.set_ylabel(f"label {labels[i]}", fontsize=6)
+    fig.suptitle(f"{layer} activations", fontsize=8)
+    return fig
+
+
+def confusion_figure(confusion) -> Figure:
+    """10x10 confusion matrix as counts and row-normalized, side by side."""
+    counts = confusion.numpy()
+    normalized = counts / counts.sum(axis=1, keepdims=True).clip(min=1)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.5))
+    for ax, data, title, fmt in (
+        (axes[0], counts, "Confusion matrix (counts)", "{:d}"),
+        (axes[1], normalized, "Confusion matrix (normalized by true label)", "{:.2f}"),
+    ):
+        ax.imshow(data, cmap="Blues")
+        for (i, j), value in _cells(data):
+            ax.text(
+                j,
+                i,
+                fmt.format(value),
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if data[i, j] > data.max() / 2 else "black",
+            )
+        ax.set_title(title)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_xticks(range(len(data)))
+        ax.set_yticks(range(len(data)))
+    fig.tight_layout()
+    return fig
+
+
+def _cells(data):
+    for i in range(data.shape[0]):
+        for j in range(data.shape[1]):
+            yield (i, j), (int(data[i, j]) if data.dtype.kind in "iu" else float(data[i, j]))
+
+
+def mistakes_figure(mistakes: Sequence[tuple]) -> Figure:
+    """Up to 64 misclassified test images, 8 per row, titled 'true t / pred p'."""
+    cols = 8
+    rows = max(1, -(-len(mistakes) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.2, rows * 1.35), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < len(mistakes):
+            image, true, pred = mistakes[k]
+            ax.imshow(image, cmap="gray")
+            ax.set_title(f"true {true} / pred {pred}", fontsize=6)
+    fig.suptitle(f"{len(mistakes)} misclassified test images", fontsize=9)
+    fig.tight_layout()
+    return fig
