@@ -21,7 +21,6 @@ import datetime
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -155,6 +154,7 @@ def main() -> None:
     parser.add_argument("--override", action="append", default=[], help="extra Hydra override for c, d")
     parser.add_argument("--out", default="/tmp/mnist-exp-bench")
     parser.add_argument("--only-d", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-only", action="store_true", help="only the peak RSS of d")
     args = parser.parse_args()
     out = Path(args.out)
     if args.device == "cuda":
@@ -164,10 +164,16 @@ def main() -> None:
         model = args.only_d
         extra = [f"channels_last={model == 'lenet' and not args.nchw}", *args.override]
         mnist_exp(model, "tensor", args.epochs, args.root, out, extra)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-        print(json.dumps({"peak_rss_gb": round(peak, 3)}))
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forking parent
+        status = Path("/proc/self/status").read_text()
+        peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+        print(json.dumps({"peak_rss_gb": round(peak_kb / 1024**2, 3)}))
         return
 
+    if args.memory_only:
+        for model in args.models:
+            print(f"peak RSS of d, {model}: {peak_memory_of_d(args, model, out):.2f} GB")
+        return
     rows = []
     for model in args.models:
         times = measure(args, model, out)

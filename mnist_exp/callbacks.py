@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytorch_lightning as pl
+from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 HISTORY_KEYS = ("train/loss", "train/acc", "val/loss", "val/acc")
 
@@ -31,8 +32,9 @@ class EpochHistory(pl.Callback):
     def path(self) -> Path:
         return self.dirpath / self.filename
 
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # a resumed run continues its own history: keep rows of epochs before the resume point
+        # (on_train_start: the checkpoint's epoch is restored by then, unlike in on_fit_start)
         self.rows = [r for r in read_history(self.path) if r["epoch"] < trainer.current_epoch]
 
     def on_epoch_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -233,3 +235,16 @@ class TestReport(pl.Callback):
         figure = mistakes_figure(self.mistakes)
         figure.savefig(self.dirpath / "mistakes.png", dpi=100)
         log_figure(trainer, "test/mistakes", figure, step)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Write a checkpoint to a temporary file, then rename it over the old one.
+
+    A kill in the middle of a write leaves the previous `last.ckpt` intact and loadable.
+    """
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        super().save_checkpoint(checkpoint, tmp, storage_options)
+        os.replace(tmp, path)

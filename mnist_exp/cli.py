@@ -1,13 +1,42 @@
-"""What every entry point shares: user errors become one message and exit code 2, not a traceback."""
+"""What every entry point shares: bad input becomes one message and exit code 2, not a traceback,
+and it is caught before Hydra makes a run folder."""
 
 from __future__ import annotations
 
+import difflib
 import functools
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
 
+from omegaconf import DictConfig, OmegaConf
+
 from mnist_exp.errors import UserError
+
+# Hydra flags that print something or run a sweep: left to Hydra as they are
+_HYDRA_FLAGS = {
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--version",
+    "--cfg",
+    "-c",
+    "--info",
+    "-i",
+    "--resolve",
+    "--package",
+    "-p",
+    "--shell-completion",
+    "-sc",
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--experimental-rerun",
+}
 
 
 def print_error(err: UserError) -> None:
@@ -26,3 +55,87 @@ def user_errors_exit(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(err.exit_code)
 
     return wrapper
+
+
+def _keys(node: Any, prefix: str = "") -> list[str]:
+    out = []
+    if isinstance(node, DictConfig):
+        for key in node.keys():
+            full = f"{prefix}{key}"
+            out.append(full)
+            try:
+                out += _keys(node._get_node(key), f"{full}.")
+            except Exception:
+                continue
+    return out
+
+
+def explain_composition_error(err: Exception, config_name: str) -> str:
+    """Hydra's composition errors, rewritten to name the fix (and the nearest known key)."""
+    from hydra import compose, initialize_config_dir
+
+    from mnist_exp.config import CONF_DIR
+
+    text = str(err)
+    missing = re.search(r"Could not find '([^/']+)/([^']+)'", text)
+    if missing:
+        group, option = missing.groups()
+        options = re.findall(r"^\t(\S+)$", text.split("Config search path")[0], flags=re.M)
+        if not options:  # an unknown group altogether
+            return f"There is no config group '{group}'. Fix: see mnist-exp-train --help for the groups."
+        return (
+            f"{group}={option}: there is no '{option}' in group '{group}'. Fix: one of {', '.join(options)}."
+        )
+    override = re.search(r"Could not override '([^']+)'", text)
+    if override:
+        key = override.group(1)
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            known = _keys(compose(config_name))
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"Did you mean '{close[0]}'? " if close else ""
+        return (
+            f"Unknown config key '{key}'. {hint}Fix: use an existing key "
+            f"(mnist-exp-train --cfg job lists them), or +{key}=... to add a new one on purpose."
+        )
+    first = " ".join(text.split("\n")[:2])
+    return f"Cannot read the command-line overrides: {first}. Fix: write them as key=value."
+
+
+def preflight(config_name: str, argv: list[str], check: Callable[[DictConfig], None] | None = None) -> None:
+    """Compose the config as Hydra will, and run `check` on it, before Hydra makes a run folder.
+
+    Multirun sweeps and Hydra's informational flags pass through untouched (each sweep job still
+    checks its own config when it starts).
+    """
+    if any(a.split("=")[0] in _HYDRA_FLAGS for a in argv) or "-m" in argv or "--multirun" in argv:
+        return
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+
+    from mnist_exp.config import CONF_DIR
+
+    overrides = [a for a in argv if not a.startswith("-")]
+    try:
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            cfg = compose(config_name, overrides=overrides)
+    except HydraException as err:
+        raise UserError(explain_composition_error(err, config_name)) from None
+    OmegaConf.set_struct(cfg, False)
+    cfg.paths.output_dir = None  # no run folder yet: checks must not need one
+    missing = [k for k in ("ckpt_path", "images") if k in cfg and OmegaConf.is_missing(cfg, k)]
+    if missing:
+        raise UserError(f"{missing[0]} is required. Fix: add {missing[0]}=... to the command.")
+    if check is not None:
+        check(cfg)
+
+
+def run_cli(
+    config_name: str, hydra_main: Callable[[], Any], check: Callable[[DictConfig], None] | None
+) -> None:
+    """The console entry point: preflight, then Hydra."""
+    try:
+        preflight(config_name, sys.argv[1:], check)
+    except UserError as err:
+        print_error(err)
+        sys.exit(err.exit_code)
+    hydra_main()

@@ -169,6 +169,8 @@ class MNISTDataModule(pl.LightningDataModule):
             missing = idx.missing_files(self.root)
         if missing:
             raise UserError(idx.missing_message(self.root, missing))
+        for name in idx.FILES:  # headers first: "truncated" says more than "checksum differs"
+            idx.check_header(idx.raw_dir(self.root) / name)
         if self.verify:
             idx.verify_checksums(self.root)
         self._prepared = True

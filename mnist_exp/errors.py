@@ -7,3 +7,13 @@ class UserError(Exception):
     """Bad input from the user (config, files, options). Entry points print it and exit with code 2."""
 
     exit_code = 2
+
+
+class Diverged(UserError):
+    """The training loss became NaN or infinite: the run stops at once (exit code 2)."""
+
+
+class Interrupted(UserError):
+    """Ctrl-C or SIGTERM: the run stopped cleanly and can be resumed."""
+
+    exit_code = 130

@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from mnist_exp.cli import user_errors_exit
+from mnist_exp.cli import run_cli, user_errors_exit
 from mnist_exp.config import CONF_DIR, validate
 from mnist_exp.errors import UserError
 from mnist_exp.module import MNISTClassifier
@@ -51,11 +51,22 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
+def check(cfg: DictConfig) -> None:
+    validate(cfg)
+    load_checkpoint(cfg.ckpt_path)
+    instantiate(cfg.data).prepare_data()
+
+
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")
 @user_errors_exit
-def main(cfg: DictConfig) -> None:
+def hydra_main(cfg: DictConfig) -> None:
     torch.utils.deterministic.fill_uninitialized_memory = False
     evaluate(cfg)
+
+
+def main() -> None:
+    """`mnist-exp-eval`: bad input is refused before Hydra makes a run folder."""
+    run_cli("eval", hydra_main, check)
 
 
 if __name__ == "__main__":

@@ -109,39 +109,48 @@ def verify_checksums(root: str | Path) -> None:
             pass
 
 
-def read_idx(path: Path) -> torch.Tensor:
-    """One IDX file as a uint8 tensor, after checking its magic number, dimensions and size.
+def check_header(path: Path) -> tuple[int, int]:
+    """Check magic number, dimensions and size from the header alone; return (count, header size).
 
     The item count is read from the header (tests write tiny files); that it agrees with the
     official count is the checksum's job.
     """
     magic, _, shape, _ = FILES[path.name]
     fix = "Fix: replace it with the official file (or delete it and run with data.download=true)."
+    header = 8 + 4 * len(shape)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            head = fh.read(header)
+        size = path.stat().st_size
     except OSError as err:
         raise UserError(f"Cannot read MNIST file {path}: {err.strerror}. {fix}") from None
-    header = 8 + 4 * len(shape)
-    if len(data) < header:
-        raise UserError(f"MNIST file {path} is truncated ({len(data)} bytes). {fix}")
-    got_magic = int.from_bytes(data[0:4], "big")
+    if len(head) < header:
+        raise UserError(f"MNIST file {path} is truncated ({size} bytes). {fix}")
+    got_magic = int.from_bytes(head[0:4], "big")
     if got_magic != magic:
         kind = "image" if magic == 2051 else "label"
         raise UserError(
             f"MNIST file {path} has magic number {got_magic}, expected {magic}: "
             f"not an MNIST {kind} file. {fix}"
         )
-    count = int.from_bytes(data[4:8], "big")
-    dims = tuple(int.from_bytes(data[8 + 4 * i : 12 + 4 * i], "big") for i in range(len(shape)))
+    count = int.from_bytes(head[4:8], "big")
+    dims = tuple(int.from_bytes(head[8 + 4 * i : 12 + 4 * i], "big") for i in range(len(shape)))
     if dims != shape:
         raise UserError(f"MNIST file {path} holds items of shape {dims}, expected {shape}. {fix}")
     expected = header + count * int(np.prod(shape, dtype=np.int64))
-    if len(data) != expected:
+    if size != expected:
         raise UserError(
-            f"MNIST file {path} is {len(data)} bytes but its header announces {count} items "
+            f"MNIST file {path} is {size} bytes but its header announces {count} items "
             f"({expected} bytes): truncated or damaged. {fix}"
         )
-    array = np.frombuffer(data, dtype=np.uint8, offset=header).reshape((count, *shape))
+    return count, header
+
+
+def read_idx(path: Path) -> torch.Tensor:
+    """One IDX file as a uint8 tensor, after checking its header against its size."""
+    count, header = check_header(path)
+    shape = FILES[path.name][2]
+    array = np.frombuffer(path.read_bytes(), dtype=np.uint8, offset=header).reshape((count, *shape))
     return torch.from_numpy(array.copy())
 
 

@@ -12,9 +12,7 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-
-class DivergedError(RuntimeError):
-    """The training loss became NaN or infinite."""
+from mnist_exp.errors import Diverged
 
 
 class MNISTClassifier(pl.LightningModule):
@@ -53,13 +51,14 @@ class MNISTClassifier(pl.LightningModule):
         self.val_loss = MeanMetric(nan_strategy="disable")  # NaN propagates (divergence), no host sync
         self.test_loss = MeanMetric(nan_strategy="disable")  # NaN propagates (divergence), no host sync
         self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # in checkpoints: a resumed run keeps its best so far
 
     @classmethod
     def from_checkpoint(cls, path: str, map_location: str | torch.device = "cpu") -> MNISTClassifier:
         """Rebuild the trained model from the checkpoint alone (its saved model config)."""
         ckpt = torch.load(path, map_location=map_location, weights_only=False)
         hparams = dict(ckpt["hyper_parameters"])
-        net = instantiate(hparams.pop("net_config"))
+        net = instantiate(hparams["net_config"])
         model = cls(net=net, optimizer=None, **hparams)
         model.load_state_dict(ckpt["state_dict"])
         return model.eval()
@@ -78,6 +77,15 @@ class MNISTClassifier(pl.LightningModule):
         optimizer = self.optimizers()
         loss, logits, y = self._step(batch)
         optimizer.zero_grad(set_to_none=True)
+        if self.hparams.check_finite and (self.device.type == "cpu" or batch_idx % 50 == 0):
+            # stop at once: a NaN loss poisons every later step (on a GPU, checked every 50 steps
+            # to avoid a host sync per step)
+            if not torch.isfinite(loss):
+                raise Diverged(
+                    f"Training diverged: the loss became {loss.item()} at epoch {self.current_epoch}, "
+                    f"batch {batch_idx}. Fix: a smaller optimizer.lr (now "
+                    f"{optimizer.param_groups[0]['lr']})."
+                )
         self.manual_backward(loss)
         optimizer.step()
         self.train_loss.update(loss.detach(), weight=len(y))
@@ -85,10 +93,7 @@ class MNISTClassifier(pl.LightningModule):
         return loss
 
     def on_train_epoch_end(self) -> None:
-        loss = self.train_loss.compute()
-        if self.hparams.check_finite and not torch.isfinite(loss):
-            raise DivergedError(f"training loss became {loss.item()} in epoch {self.current_epoch}")
-        self.log("train/loss", loss, sync_dist=True)
+        self.log("train/loss", self.train_loss.compute(), sync_dist=True)
         self.log("train/acc", self.train_acc.compute(), sync_dist=True)
         self.train_loss.reset()
         self.train_acc.reset()

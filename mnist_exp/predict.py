@@ -15,7 +15,7 @@ import torch
 from omegaconf import DictConfig, ListConfig
 from PIL import Image, UnidentifiedImageError
 
-from mnist_exp.cli import print_error, user_errors_exit
+from mnist_exp.cli import print_error, run_cli, user_errors_exit
 from mnist_exp.config import CONF_DIR
 from mnist_exp.data import normalize
 from mnist_exp.errors import UserError
@@ -123,11 +123,16 @@ def show(results: list[dict], failures: list[tuple[Path, str]]) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="predict")
 @user_errors_exit
-def main(cfg: DictConfig) -> None:
+def hydra_main(cfg: DictConfig) -> None:
     results, failures = predict(cfg)
     show(results, failures)
     if failures:
         sys.exit(2)
+
+
+def main() -> None:
+    """`mnist-exp-predict`: a bad checkpoint is refused before Hydra makes a run folder."""
+    run_cli("predict", hydra_main, lambda cfg: load_checkpoint(cfg.ckpt_path))
 
 
 if __name__ == "__main__":

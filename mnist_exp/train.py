@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +18,12 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from mnist_exp.cli import user_errors_exit
+from mnist_exp.callbacks import AtomicCheckpointIO
+from mnist_exp.cli import print_error, run_cli, user_errors_exit
 from mnist_exp.config import CONF_DIR, validate
+from mnist_exp.errors import Diverged, Interrupted, UserError
 from mnist_exp.module import MNISTClassifier
 
 log = logging.getLogger(__name__)
@@ -76,13 +86,27 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     model = build_module(cfg)
     loggers = build_loggers(cfg)
     callbacks = build_callbacks(cfg, has_logger=bool(loggers)) + list(extra_callbacks or [])
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
+    )
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        write_status(output_dir, "running")
+        try:
+            with _signals_stop(trainer):
+                trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        except Diverged as err:
+            write_status(output_dir, "diverged", epoch=trainer.current_epoch, error=str(err))
+            raise
+        except SIGTERMException:
+            write_status(output_dir, "interrupted", epoch=trainer.current_epoch)
+            raise Interrupted(_resume_hint(output_dir, trainer)) from None
+        except BaseException as err:
+            write_status(output_dir, "failed", epoch=trainer.current_epoch, error=repr(err))
+            raise
         metrics.update(_floats(trainer.callback_metrics))
     if cfg.get("test", True):
         ckpt = _test_checkpoint(trainer, cfg.get("test_ckpt", "best"))
@@ -97,8 +121,49 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     name = cfg.get("optimized_metric")
     if name and name in metrics:
         metrics["optimized_metric"] = metrics[name]
+    write_status(output_dir, "ok", epoch=trainer.current_epoch, metrics=metrics)
     _summary(metrics)
     return metrics
+
+
+def write_status(run_dir: Path, status: str, **info: Any) -> None:
+    """`status.json` in the run folder: running, ok, interrupted, diverged or failed."""
+    tmp = run_dir / ".status.json.tmp"
+    tmp.write_text(json.dumps({"status": status, **info}, indent=1, default=str))
+    os.replace(tmp, run_dir / "status.json")
+
+
+def _resume_hint(run_dir: Path, trainer: pl.Trainer) -> str:
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        return (
+            f"Interrupted in the first epoch of {run_dir}: no epoch finished, nothing to resume. "
+            "Fix: start the run again."
+        )
+    epoch = torch.load(last, map_location="cpu", weights_only=False)["epoch"]
+    return (
+        f"Interrupted during epoch {trainer.current_epoch} (0-based); the run is saved up to the end "
+        f"of epoch {epoch} in {last}.\nResume it with: mnist-exp-train resume={run_dir}"
+    )
+
+
+@contextmanager
+def _signals_stop(trainer: pl.Trainer) -> Iterator[None]:
+    """Ctrl-C ends the run like SIGTERM: cleanly after the current step (a second Ctrl-C kills)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, previous)
+        print("\nStopping after this step (Ctrl-C again to kill) ...", file=sys.stderr)
+        trainer._signal_connector.received_sigterm = True
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _test_checkpoint(trainer: pl.Trainer, which: str) -> str | None:
@@ -119,11 +184,76 @@ def _summary(metrics: dict[str, float]) -> None:
         print(f"test/acc: {100 * metrics['test/acc']:.2f}%")
 
 
+def check(cfg: DictConfig) -> None:
+    """Everything that can be checked before a run folder exists: values, data files, checkpoint."""
+    validate(cfg)
+    instantiate(cfg.data).prepare_data()
+    if cfg.get("ckpt_path"):
+        from mnist_exp.eval import load_checkpoint
+
+        saved = load_checkpoint(cfg.ckpt_path).hparams.get("net_config") or {}
+        wanted = OmegaConf.to_container(cfg.model, resolve=True)
+        if saved != wanted:
+            name = str(saved.get("_target_", "?")).rsplit(".", 1)[-1]
+            raise UserError(
+                f"Checkpoint {cfg.ckpt_path} holds a {name} model {saved}, but the config asks for "
+                f"{wanted}. Fix: choose the checkpoint's model (e.g. model={_group_option(name)}) or "
+                "another checkpoint."
+            )
+
+
+def _group_option(class_name: str) -> str:
+    return {"LeNet5": "lenet", "MLP": "mlp"}.get(class_name, "...")
+
+
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 @user_errors_exit
-def main(cfg: DictConfig) -> float | None:
+def hydra_main(cfg: DictConfig) -> float | None:
     metrics = train(cfg)
     return metrics.get("optimized_metric")
+
+
+RESULT_FILES = ("checkpoints", "metrics.csv", "status.json", "tensorboard")
+
+
+def resume_argv(argv: list[str]) -> list[str]:
+    """`resume=<run dir>`: the run's own overrides, its folder, and its last checkpoint."""
+    given = [a for a in argv if a.startswith("resume=")]
+    explicit_dir = [a.split("=", 1)[1] for a in argv if a.startswith("hydra.run.dir=")]
+    if not given:
+        for folder in explicit_dir:  # never write into another run's folder
+            if any((Path(folder) / name).exists() for name in RESULT_FILES):
+                raise UserError(
+                    f"{folder} holds another run's results. Fix: resume it with resume={folder}, "
+                    "or choose an empty hydra.run.dir."
+                )
+        return argv
+    run_dir = Path(given[-1].split("=", 1)[1]).expanduser()
+    overrides_file = run_dir / ".hydra" / "overrides.yaml"
+    if not overrides_file.is_file():
+        raise UserError(
+            f"{run_dir} is not a mnist-exp run folder (no .hydra/overrides.yaml). Fix: pass a run folder."
+        )
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        raise UserError(f"{run_dir} has no checkpoints/last.ckpt: no epoch finished. Fix: start it again.")
+    original = [
+        o
+        for o in OmegaConf.load(overrides_file)
+        if not o.startswith(("resume=", "ckpt_path=", "hydra.run.dir="))
+    ]
+    extra = [a for a in argv if a not in given]
+    return [*original, *extra, f"resume={run_dir}", f"ckpt_path={last}", f"hydra.run.dir={run_dir}"]
+
+
+def main() -> None:
+    """`mnist-exp-train`: bad input is refused before Hydra makes a run folder."""
+    try:
+        sys.argv = [sys.argv[0], *resume_argv(sys.argv[1:])]
+    except UserError as err:
+        print_error(err)
+        sys.exit(err.exit_code)
+    run_cli("config", hydra_main, check)
 
 
 if __name__ == "__main__":
