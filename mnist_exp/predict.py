@@ -116,7 +116,8 @@ def show(results: list[dict], failures: list[tuple[Path, str]]) -> None:
     for r in results:
         top3 = ", ".join(f"{d} ({p:.2f})" for d, p in r["top3"])
         table.add_row(r["file"], str(r["digit"]), f"{r['probability']:.3f}", top3)
-    Console(width=120).print(table)
+    longest = max((len(r["file"]) for r in results), default=0)
+    Console(width=max(100, longest + 70)).print(table)  # full file names, never folded
     for path, reason in failures:
         print_error(UserError(f"{path}: {reason}. Fix: pass image files (PNG, JPEG, ...) of one digit each."))
 
