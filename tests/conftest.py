@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,3 +67,15 @@ def make_cfg(tmp_path: Path, mnist_root: Path) -> Callable[..., DictConfig]:
         return compose_cfg(name, base + list(overrides))
 
     return make
+
+
+def run_module(module: str, *args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """A user's command line (`python -m mnist_exp.<module> ...`), as a real subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", f"mnist_exp.{module}", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from mnist_exp import idx
-
-
-def cli(module: str, *args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", f"mnist_exp.{module}", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
+from tests.conftest import run_module
 
 
 def assert_refused(result: subprocess.CompletedProcess, message: str, cwd: Path) -> None:
@@ -47,7 +35,7 @@ def assert_refused(result: subprocess.CompletedProcess, message: str, cwd: Path)
     ],
 )
 def test_bad_config_values(args: list[str], message: str, tmp_path: Path, mnist_root: Path) -> None:
-    assert_refused(cli("train", *args, f"data.root={mnist_root}", cwd=tmp_path), message, tmp_path)
+    assert_refused(run_module("train", *args, f"data.root={mnist_root}", cwd=tmp_path), message, tmp_path)
 
 
 @pytest.fixture
@@ -89,12 +77,12 @@ def test_damaged_data(damage: str, message: str, copy_of_mnist: Path, tmp_path: 
         path.write_bytes(data[:4] + (59999).to_bytes(4, "big") + data[8:])
     else:
         path.write_bytes(_flip_pixel(data))
-    result = cli("train", f"data.root={copy_of_mnist}", "data.download=false", cwd=tmp_path)
+    result = run_module("train", f"data.root={copy_of_mnist}", "data.download=false", cwd=tmp_path)
     assert_refused(result, message, tmp_path)
 
 
 def test_missing_root_names_the_four_files(tmp_path: Path) -> None:
-    result = cli("train", f"data.root={tmp_path / 'nowhere'}", "data.download=false", cwd=tmp_path)
+    result = run_module("train", f"data.root={tmp_path / 'nowhere'}", "data.download=false", cwd=tmp_path)
     assert_refused(result, "MNIST not found", tmp_path)
     for name in idx.FILES:
         assert name in result.stderr
@@ -113,11 +101,11 @@ def test_checksum_is_remembered_beside_the_files(copy_of_mnist: Path) -> None:
 @pytest.mark.parametrize("module", ["train", "eval", "predict"])
 def test_bad_checkpoints(module: str, tmp_path: Path, mnist_root: Path) -> None:
     extra = ["images=x.png"] if module == "predict" else [f"data.root={mnist_root}"]
-    result = cli(module, f"ckpt_path={tmp_path / 'nope.ckpt'}", *extra, cwd=tmp_path)
+    result = run_module(module, f"ckpt_path={tmp_path / 'nope.ckpt'}", *extra, cwd=tmp_path)
     assert_refused(result, "does not exist", tmp_path)
     bogus = tmp_path / "bogus.ckpt"
     bogus.write_text("hello")
-    result = cli(module, f"ckpt_path={bogus}", *extra, cwd=tmp_path)
+    result = run_module(module, f"ckpt_path={bogus}", *extra, cwd=tmp_path)
     assert_refused(result, "is not a mnist-exp checkpoint", tmp_path)
 
 
@@ -132,6 +120,6 @@ def test_checkpoint_of_another_model(tmp_path: Path, mnist_root: Path) -> None:
     )
     ckpt = tmp_path / "lenet.ckpt"
     torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict()}, ckpt)
-    result = cli("train", "model=mlp", f"ckpt_path={ckpt}", f"data.root={mnist_root}", cwd=tmp_path)
+    result = run_module("train", "model=mlp", f"ckpt_path={ckpt}", f"data.root={mnist_root}", cwd=tmp_path)
     assert_refused(result, "holds a LeNet5 model", tmp_path)
     assert "model=lenet" in result.stderr

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,7 @@ from mnist_exp import idx
 from mnist_exp.data import normalize
 from mnist_exp.module import MNISTClassifier
 from mnist_exp.predict import predict
-from tests.conftest import compose_cfg
+from tests.conftest import compose_cfg, run_module
 from tests.test_train import runs  # noqa: F401 - the shared real runs
 
 N = 100
@@ -61,17 +59,11 @@ def test_a_text_file_gets_a_clear_error_and_the_rest_is_predicted(runs, digits, 
     _, _, run = runs["mlp"]
     Image.fromarray(digits[0][0]).save(tmp_path / "seven.png")
     (tmp_path / "notes.png").write_text("not an image")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mnist_exp.predict",
-            f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
-            f"images=[{tmp_path / 'seven.png'},{tmp_path / 'notes.png'}]",
-        ],
+    result = run_module(
+        "predict",
+        f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+        f"images=[{tmp_path / 'seven.png'},{tmp_path / 'notes.png'}]",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert result.returncode == 2

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from mnist_exp.callbacks import read_history
 from mnist_exp.train import train
-from tests.conftest import compose_cfg
+from tests.conftest import compose_cfg, run_module
 
 
 def reproduce(tmp_path: Path, *args: str) -> list[dict]:
     out = tmp_path / "repro"
-    result = subprocess.run(
-        [sys.executable, "-m", "mnist_exp.reproduce", "--out", str(out), *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=3000,
-    )
+    result = run_module("reproduce", "--out", str(out), *args, cwd=tmp_path, timeout=3000)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (out / "curves.png").is_file() and (out / "results.md").is_file()
     with (out / "results.csv").open() as fh:

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from mnist_exp.callbacks import AtomicCheckpointIO, read_history
+from tests.conftest import run_module
 from tests.test_train import scalars
 
 RUN = ["model=mlp", "trainer.max_epochs=4", "test=false", "callbacks.progress_bar.refresh_rate=1000"]
@@ -46,13 +47,7 @@ def status(run: Path) -> str:
 def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path: Path, mnist_root: Path) -> None:
     data = f"data.root={mnist_root}"
     straight = tmp_path / "straight"
-    done = subprocess.run(
-        [sys.executable, "-m", "mnist_exp.train", *RUN, data, f"hydra.run.dir={straight}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_module("train", *RUN, data, f"hydra.run.dir={straight}", cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
 
     run = tmp_path / "interrupted"
@@ -67,13 +62,7 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path: Path, mnist_r
     assert len(read_history(run / "metrics.csv")) < 4
     torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)  # loadable
 
-    resumed = subprocess.run(
-        [sys.executable, "-m", "mnist_exp.train", f"resume={run}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    resumed = run_module("train", f"resume={run}", cwd=tmp_path, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert status(run) == "ok"
     assert read_history(run / "metrics.csv") == read_history(straight / "metrics.csv")  # every digit
@@ -96,20 +85,14 @@ def test_ctrl_c_stops_cleanly_with_the_resume_hint(tmp_path: Path, mnist_root: P
 
 def test_divergence_stops_at_once(tmp_path: Path, mnist_root: Path) -> None:
     run = tmp_path / "run"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mnist_exp.train",
-            *RUN,
-            "model.activation=identity",
-            "optimizer.lr=1000",
-            f"data.root={mnist_root}",
-            f"hydra.run.dir={run}",
-        ],
+    result = run_module(
+        "train",
+        *RUN,
+        "model.activation=identity",
+        "optimizer.lr=1000",
+        f"data.root={mnist_root}",
+        f"hydra.run.dir={run}",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=600,
     )
     assert result.returncode == 2
@@ -137,12 +120,8 @@ def test_no_run_writes_into_another_runs_folder(tmp_path: Path, mnist_root: Path
     occupied = tmp_path / "old"
     (occupied / "checkpoints").mkdir(parents=True)
     (occupied / "metrics.csv").write_text("epoch\n0\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "mnist_exp.train", f"hydra.run.dir={occupied}", f"data.root={mnist_root}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_module(
+        "train", f"hydra.run.dir={occupied}", f"data.root={mnist_root}", cwd=tmp_path, timeout=300
     )
     assert result.returncode == 2 and "holds another run's results" in result.stderr
     assert (occupied / "metrics.csv").read_text() == "epoch\n0\n"

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from mnist_exp.eval import evaluate
 from mnist_exp.train import train
-from tests.conftest import REPO, compose_cfg
+from tests.conftest import REPO, compose_cfg, run_module
 
 # Adam: with the seed's plain SGD at lr 0.01, LeNet sits near chance for its first epoch
 QUICK = [
@@ -70,16 +67,9 @@ def test_train_then_eval_gives_the_same_test_accuracy(runs, tmp_path: Path, mode
     assert evaluate(eval_cfg)["test/acc"] == metrics["test/acc"]
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
-
-
 def test_cli_trains_and_eval_prints_the_same_accuracy(mnist_root: Path, tmp_path: Path) -> None:
     """The user's path: the console entry point, a run folder under outputs/, then mnist-exp-eval."""
-    train_run = run_cli("mnist_exp.train", "model=mlp", *QUICK, f"data.root={mnist_root}", cwd=tmp_path)
+    train_run = run_module("train", "model=mlp", *QUICK, f"data.root={mnist_root}", cwd=tmp_path)
     assert train_run.returncode == 0, train_run.stderr[-3000:]
     runs = list((tmp_path / "outputs" / "train" / "runs").iterdir())
     assert len(runs) == 1
@@ -88,13 +78,13 @@ def test_cli_trains_and_eval_prints_the_same_accuracy(mnist_root: Path, tmp_path
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
     line = next(x for x in train_run.stdout.splitlines() if x.startswith("test/acc:"))
     best = next((run / "checkpoints").glob("epoch_*.ckpt"))
-    eval_run = run_cli("mnist_exp.eval", f"ckpt_path={best}", f"data.root={mnist_root}", cwd=tmp_path)
+    eval_run = run_module("eval", f"ckpt_path={best}", f"data.root={mnist_root}", cwd=tmp_path)
     assert eval_run.returncode == 0, eval_run.stderr[-3000:]
     assert line in eval_run.stdout  # "test/acc: NN.NN%" identical
 
 
 def test_missing_data_root_is_one_clear_message(tmp_path: Path) -> None:
-    result = run_cli("mnist_exp.train", f"data.root={tmp_path / 'nowhere'}", cwd=tmp_path)
+    result = run_module("train", f"data.root={tmp_path / 'nowhere'}", cwd=tmp_path)
     assert result.returncode == 2
     assert "MNIST not found" in result.stderr and "data.root" in result.stderr
     assert "train-images-idx3-ubyte" in result.stderr
