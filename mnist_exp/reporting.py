@@ -89,8 +89,7 @@ def feature_grid_figure(acts, labels: Sequence[int], layer: str) -> Figure:
     grid, (step_y, step_x) = _mosaic(acts)
     fig = plt.figure(figsize=(0.6 * c + 0.6, 0.6 * n + 0.6))
     ax = fig.add_axes((0.08, 0.02, 0.9, 0.9))
-    cmap = plt.get_cmap("Greys").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("Greys").with_extremes(bad="white")
     ax.imshow(grid, cmap=cmap, interpolation="nearest")
     ax.set_xticks(
         [2 + j * step_x + (step_x - 2) / 2 for j in range(c)], [f"ch {j}" for j in range(c)], fontsize=6
