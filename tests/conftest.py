@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_exp.config import CONF_DIR
 
@@ -79,3 +80,33 @@ def run_module(module: str, *args: str, cwd: Path, timeout: float = 600) -> subp
         timeout=timeout,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+# Adam: with the seed's plain SGD at lr 0.01, LeNet sits near chance for its first epoch
+QUICK = [
+    "trainer.max_epochs=2",
+    "trainer.limit_train_batches=30",
+    "trainer=cpu",
+    "optimizer=adam",
+]
+
+
+def scalars(logdir: Path) -> dict[str, list[float]]:
+    acc = EventAccumulator(str(logdir))
+    acc.Reload()
+    return {tag: [e.value for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> dict[str, tuple]:
+    """One short real run per model, trained once per session and shared by the test modules."""
+    from mnist_exp.train import train
+
+    out = {}
+    for model in ("mlp", "lenet"):
+        folder = tmp_path_factory.mktemp(model)
+        cfg = compose_cfg(
+            "config", [f"model={model}", *QUICK, f"data.root={mnist_root}", f"paths.output_dir={folder}"]
+        )
+        out[model] = (cfg, train(cfg), folder)
+    return out

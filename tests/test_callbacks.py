@@ -11,12 +11,12 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_exp.module import MNISTClassifier
-from tests.test_train import runs, scalars  # noqa: F401 - the shared real runs
+from tests.conftest import scalars
 
 pytestmark = pytest.mark.usefixtures("runs")
 
 
-def test_metrics_csv_matches_the_logger(runs) -> None:  # noqa: F811
+def test_metrics_csv_matches_the_logger(runs) -> None:
     _, _metrics, run = runs["lenet"]
     with (run / "metrics.csv").open() as fh:
         rows = list(csv.DictReader(fh))
@@ -29,7 +29,7 @@ def test_metrics_csv_matches_the_logger(runs) -> None:  # noqa: F811
         assert image.format == "PNG" and image.size[0] > 100
 
 
-def test_conv2_dump_equals_feature_map_of_the_checkpoint(runs) -> None:  # noqa: F811
+def test_conv2_dump_equals_feature_map_of_the_checkpoint(runs) -> None:
     _, _, run = runs["lenet"]
     folder = run / "feature_maps" / "epoch_001"
     dump = torch.load(folder / "activations.pt")
@@ -47,14 +47,14 @@ def test_conv2_dump_equals_feature_map_of_the_checkpoint(runs) -> None:  # noqa:
         assert image.size == (816, 816)  # 16 x 16 maps
 
 
-def test_test_report_pictures(runs) -> None:  # noqa: F811
+def test_test_report_pictures(runs) -> None:
     _, _, run = runs["lenet"]
     for name in ("confusion_matrix.png", "mistakes.png"):
         with Image.open(run / name) as image:
             assert image.format == "PNG"
 
 
-def test_tensorboard_holds_the_pictures(runs) -> None:  # noqa: F811
+def test_tensorboard_holds_the_pictures(runs) -> None:
     _, _, run = runs["lenet"]
     acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0})
     acc.Reload()
@@ -64,7 +64,7 @@ def test_tensorboard_holds_the_pictures(runs) -> None:  # noqa: F811
     assert len(acc.Images("accuracy")) == 2
 
 
-def test_mlp_has_no_feature_maps_and_does_not_fail(runs) -> None:  # noqa: F811
+def test_mlp_has_no_feature_maps_and_does_not_fail(runs) -> None:
     _, metrics, run = runs["mlp"]
     assert "test/acc" in metrics
     assert not (run / "feature_maps").exists()

@@ -14,7 +14,6 @@ from mnist_exp.data import normalize
 from mnist_exp.module import MNISTClassifier
 from mnist_exp.predict import predict
 from tests.conftest import compose_cfg, run_module
-from tests.test_train import runs  # noqa: F401 - the shared real runs
 
 N = 100
 
@@ -37,7 +36,7 @@ def digits(mnist_root: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("kind", ["plain", "inverted", "big_offcentre"])
-def test_pictures_are_predicted_at_the_checkpoints_accuracy(runs, digits, tmp_path: Path, kind: str) -> None:  # noqa: F811
+def test_pictures_are_predicted_at_the_checkpoints_accuracy(runs, digits, tmp_path: Path, kind: str) -> None:
     _, _, run = runs["lenet"]
     ckpt = run / "checkpoints" / "last.ckpt"
     images, labels = digits
@@ -55,7 +54,7 @@ def test_pictures_are_predicted_at_the_checkpoints_accuracy(runs, digits, tmp_pa
     assert all(0 <= r["probability"] <= 1 and len(r["top3"]) == 3 for r in results)
 
 
-def test_a_text_file_gets_a_clear_error_and_the_rest_is_predicted(runs, digits, tmp_path: Path) -> None:  # noqa: F811
+def test_a_text_file_gets_a_clear_error_and_the_rest_is_predicted(runs, digits, tmp_path: Path) -> None:
     _, _, run = runs["mlp"]
     Image.fromarray(digits[0][0]).save(tmp_path / "seven.png")
     (tmp_path / "notes.png").write_text("not an image")

@@ -15,8 +15,7 @@ import pytest
 import torch
 
 from mnist_exp.callbacks import AtomicCheckpointIO, read_history
-from tests.conftest import run_module
-from tests.test_train import scalars
+from tests.conftest import run_module, scalars
 
 RUN = ["model=mlp", "trainer.max_epochs=4", "test=false", "callbacks.progress_bar.refresh_rate=1000"]
 

@@ -5,38 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_exp.eval import evaluate
-from mnist_exp.train import train
-from tests.conftest import REPO, compose_cfg, run_module
-
-# Adam: with the seed's plain SGD at lr 0.01, LeNet sits near chance for its first epoch
-QUICK = [
-    "trainer.max_epochs=2",
-    "trainer.limit_train_batches=30",
-    "trainer=cpu",
-    "optimizer=adam",
-]
-
-
-def scalars(logdir: Path) -> dict[str, list[float]]:
-    acc = EventAccumulator(str(logdir))
-    acc.Reload()
-    return {tag: [e.value for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> dict[str, tuple]:
-    """One short real run per model, shared by the tests below (each run costs seconds)."""
-    out = {}
-    for model in ("mlp", "lenet"):
-        folder = tmp_path_factory.mktemp(model)
-        cfg = compose_cfg(
-            "config", [f"model={model}", *QUICK, f"data.root={mnist_root}", f"paths.output_dir={folder}"]
-        )
-        out[model] = (cfg, train(cfg), folder)
-    return out
+from tests.conftest import QUICK, REPO, compose_cfg, run_module, scalars
 
 
 @pytest.mark.parametrize("model", ["mlp", "lenet"])
