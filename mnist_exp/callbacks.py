@@ -223,6 +223,8 @@ class TestReport(pl.Callback):
             self.mistakes.append((x[i, 0].float().cpu(), int(y[i]), int(preds[i])))
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.world_size > 1:  # DDP: every rank saw its own shard; count them all
+            self.confusion = trainer.strategy.reduce(self.confusion, reduce_op="sum").long().cpu()
         if not trainer.is_global_zero:
             return
         from mnist_exp.reporting import confusion_figure, log_figure, mistakes_figure

@@ -77,6 +77,14 @@ def explain_composition_error(err: Exception, config_name: str) -> str:
     from mnist_exp.config import CONF_DIR
 
     text = str(err)
+    for plugin, extra, example in (
+        ("optuna", "optuna", "hparams_search=optuna"),
+        ("submitit", "slurm", "hydra/launcher=submitit_slurm"),
+        ("joblib", "", "hydra/launcher=joblib"),
+    ):
+        if re.search(rf"Could not find '[^']*{plugin}", text):
+            install = f"pip install -e '.[{extra}]'" if extra else "pip install -e ."
+            return f"{example} needs Hydra's {plugin} plugin, which is not installed. Fix: {install}"
     missing = re.search(r"Could not find '([^/']+)/([^']+)'", text)
     if missing:
         group, option = missing.groups()
@@ -101,32 +109,79 @@ def explain_composition_error(err: Exception, config_name: str) -> str:
     return f"Cannot read the command-line overrides: {first}. Fix: write them as key=value."
 
 
-def preflight(config_name: str, argv: list[str], check: Callable[[DictConfig], None] | None = None) -> None:
-    """Compose the config as Hydra will, and run `check` on it, before Hydra makes a run folder.
+def _expand(overrides: list[str]) -> list[list[str]]:
+    """Each override as the plain overrides it stands for: a sweep `k=a,b` gives [k=a, k=b];
+    a range sweep gives its values; a search space Optuna samples (interval) gives none."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    Multirun sweeps and Hydra's informational flags pass through untouched (each sweep job still
-    checks its own config when it starts).
-    """
-    if any(a.split("=")[0] in _HYDRA_FLAGS for a in argv) or "-m" in argv or "--multirun" in argv:
-        return
+    expanded = []
+    for override in OverridesParser.create().parse_overrides(overrides):
+        if not override.is_sweep_override():
+            expanded.append([override.input_line or ""])
+            continue
+        key = override.get_key_element()
+        try:
+            expanded.append([f"{key}={v}" for v in override.sweep_string_iterator()])
+        except Exception:  # interval(...) and other sampled spaces: nothing to expand
+            expanded.append([])
+    return expanded
+
+
+def _compose(config_name: str, overrides: list[str]) -> DictConfig:
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
 
     from mnist_exp.config import CONF_DIR
 
-    overrides = [a for a in argv if not a.startswith("-")]
     try:
         with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-            cfg = compose(config_name, overrides=overrides)
+            return compose(config_name, overrides=overrides, return_hydra_config=True)
     except HydraException as err:
         raise UserError(explain_composition_error(err, config_name)) from None
-    OmegaConf.set_struct(cfg, False)
-    cfg.paths.output_dir = None  # no run folder yet: checks must not need one
-    missing = [k for k in ("ckpt_path", "images") if k in cfg and OmegaConf.is_missing(cfg, k)]
-    if missing:
-        raise UserError(f"{missing[0]} is required. Fix: add {missing[0]}=... to the command.")
-    if check is not None:
-        check(cfg)
+
+
+def preflight(config_name: str, argv: list[str], check: Callable[[DictConfig], None] | None = None) -> None:
+    """Compose the config as Hydra will, and run `check` on it, before Hydra makes a run folder.
+
+    For a sweep (`-m`, or a preset that sets hydra.mode), every swept value is checked too, each
+    in a config of its own, so a bad value fails at once instead of as one failed job among many.
+    Hydra's informational flags pass through untouched.
+    """
+    if any(a.split("=")[0] in _HYDRA_FLAGS for a in argv):
+        return
+    from hydra.types import RunMode
+
+    choices = _expand([a for a in argv if not a.startswith("-")])
+    first = [c[0] for c in choices if c]
+    cfg = _compose(config_name, first)
+    params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
+    if params:  # a preset's sweep: its values are overrides too
+        choices += _expand([f"{k}={v}" for k, v in params.items()])
+        first = [c[0] for c in choices if c]
+        cfg = _compose(config_name, first)
+    multirun = "-m" in argv or "--multirun" in argv or cfg.hydra.get("mode") == RunMode.MULTIRUN
+    variants = [first]
+    if multirun:
+        for i, values in enumerate(choices):
+            for value in values[1:]:
+                variant = list(first)
+                variant[sum(1 for c in choices[:i] if c)] = value
+                variants.append(variant)
+    for n, overrides in enumerate(variants):
+        cfg = cfg if n == 0 else _compose(config_name, overrides)
+        OmegaConf.set_struct(cfg, False)
+        cfg.pop("hydra", None)
+        cfg.paths.output_dir = None  # no run folder yet: checks must not need one
+        missing = [k for k in ("ckpt_path", "images") if k in cfg and OmegaConf.is_missing(cfg, k)]
+        if missing:
+            raise UserError(f"{missing[0]} is required. Fix: add {missing[0]}=... to the command.")
+        if check is not None:
+            if n == 0:
+                check(cfg)
+            else:
+                from mnist_exp.config import validate
+
+                validate(cfg)
 
 
 def run_cli(

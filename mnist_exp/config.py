@@ -22,6 +22,10 @@ def register_resolvers() -> None:
     """
     if not OmegaConf.has_resolver("run_id"):
         OmegaConf.register_new_resolver("run_id", lambda: PROCESS_ID, use_cache=True)
+    if not OmegaConf.has_resolver("job_name"):  # a sweep job's folder: see mnist_exp.sweep.job_name
+        from mnist_exp.sweep import job_name
+
+        OmegaConf.register_new_resolver("job_name", job_name)
 
 
 register_resolvers()

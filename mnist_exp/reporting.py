@@ -156,3 +156,78 @@ def mistakes_figure(mistakes: Sequence[tuple]) -> Figure:
     fig.suptitle(f"{len(mistakes)} misclassified test images", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+HPARAM_METRICS = ("val/acc_best", "val/acc", "test/acc", "train/loss", "val/loss")
+
+
+def run_hparams(cfg: Any, overrides: Sequence[str] | None = None) -> dict[str, Any]:
+    """What TensorBoard's HParams tab shows for a run: the usual knobs, plus every overridden key."""
+    from omegaconf import OmegaConf
+
+    from mnist_exp.sweep import NOT_IN_NAME
+
+    def cls(node: Any) -> str:
+        return str(node.get("_target_", "none")).rsplit(".", 1)[-1] if node else "none"
+
+    opt, data, model = cfg.get("optimizer") or {}, cfg.get("data") or {}, cfg.get("model") or {}
+    hp: dict[str, Any] = {
+        "model": cls(model),
+        "optimizer": cls(opt),
+        "lr": opt.get("lr"),
+        "momentum": opt.get("momentum", 0.0),
+        "weight_decay": opt.get("weight_decay", 0.0),
+        "batch_size": data.get("batch_size"),
+        "seed": cfg.get("seed"),
+        "epochs": (cfg.get("trainer") or {}).get("max_epochs"),
+        "scheduler": cls(cfg.get("scheduler")),
+    }
+    for key in ("activation", "hidden"):
+        if key in model:
+            hp[key] = model[key]
+    covered = {
+        "optimizer.lr",
+        "optimizer.momentum",
+        "optimizer.weight_decay",
+        "data.batch_size",
+        "seed",
+        "trainer.max_epochs",
+        "model",
+        "optimizer",
+        "scheduler",
+        "model.activation",
+        "model.hidden",
+    }
+    for override in overrides or ():
+        key = str(override).split("=", 1)[0].lstrip("+~")
+        if key in covered or key.startswith(NOT_IN_NAME):
+            continue
+        value = OmegaConf.select(cfg, key.replace("/", "."), default=None)
+        if isinstance(value, (bool, int, float, str)):
+            hp[key] = value
+    return {
+        k: ("none" if v is None else v)
+        for k, v in hp.items()
+        if isinstance(v, (bool, int, float, str)) or v is None
+    }
+
+
+def log_hparams(loggers: Sequence[Any], cfg: Any, overrides: Sequence[str] | None = None) -> None:
+    """Declare the run's hyperparameters and metrics to TensorBoard's HParams tab (rank 0 only).
+
+    Written at the start so a running or failed run is listed too; the tab takes each metric's
+    value from the run's own scalar of that name, so it shows the final values as they are logged.
+    """
+    from pytorch_lightning.loggers import TensorBoardLogger
+    from pytorch_lightning.utilities import rank_zero_only
+    from torch.utils.tensorboard.summary import hparams
+
+    if rank_zero_only.rank != 0:
+        return
+    hp = run_hparams(cfg, overrides)
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            writer = logger.experiment._get_file_writer()
+            for summary in hparams(hp, dict.fromkeys(HPARAM_METRICS, 0.0)):
+                writer.add_summary(summary)
+            writer.flush()

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,8 @@ import hydra
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from mnist_exp.callbacks import AtomicCheckpointIO
@@ -25,6 +27,8 @@ from mnist_exp.cli import print_error, run_cli, user_errors_exit
 from mnist_exp.config import CONF_DIR, validate
 from mnist_exp.errors import Diverged, Interrupted, UserError
 from mnist_exp.module import MNISTClassifier
+from mnist_exp.reporting import log_hparams
+from mnist_exp.sweep import check_sweep_dir, read_status, run_sweep_job, torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +76,26 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     `extra_callbacks` lets benchmarks and tests observe a real run without changing its config.
     """
     validate(cfg)
+    started = time.time()
+    threads = torch_threads(cfg)
+    if threads:
+        torch.set_num_threads(threads)
+        log.info("torch threads: %d", threads)
     if cfg.trainer.get("deterministic"):
         # Deterministic mode also fills every new tensor with NaN, which costs time and
         # guards only against reading uninitialized memory; the results stay deterministic.
         torch.utils.deterministic.fill_uninitialized_memory = False
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    _ddp_in_multirun(cfg)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    previous = read_status(output_dir) if cfg.get("ckpt_path") else {}
+    info = {"overrides": _hydra_overrides(), "started": started}
+
+    def status(state: str, **more: Any) -> None:
+        wall = float(previous.get("wall_s") or 0.0) + time.time() - started
+        write_status(output_dir, state, wall_s=round(wall, 2), **info, **more)
 
     datamodule: pl.LightningDataModule = instantiate(cfg.data)
     datamodule.prepare_data()  # a missing or damaged file fails here, before any training setup
@@ -91,21 +107,22 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     )
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    log_hparams(loggers, cfg, info["overrides"])
 
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
-        write_status(output_dir, "running")
+        status("running")
         try:
             with _signals_stop(trainer):
                 trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         except Diverged as err:
-            write_status(output_dir, "diverged", epoch=trainer.current_epoch, error=str(err))
+            status("diverged", epoch=trainer.current_epoch, error=str(err))
             raise
         except SIGTERMException:
-            write_status(output_dir, "interrupted", epoch=trainer.current_epoch)
+            status("interrupted", epoch=trainer.current_epoch)
             raise Interrupted(_resume_hint(output_dir, trainer)) from None
         except BaseException as err:
-            write_status(output_dir, "failed", epoch=trainer.current_epoch, error=repr(err))
+            status("failed", epoch=trainer.current_epoch, error=f"{type(err).__name__}: {err}")
             raise
         metrics.update(_floats(trainer.callback_metrics))
     if cfg.get("test", True):
@@ -121,13 +138,15 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     name = cfg.get("optimized_metric")
     if name and name in metrics:
         metrics["optimized_metric"] = metrics[name]
-    write_status(output_dir, "ok", epoch=trainer.current_epoch, metrics=metrics)
+    status("ok", epoch=trainer.current_epoch, metrics=metrics)
     _summary(metrics)
     return metrics
 
 
 def write_status(run_dir: Path, status: str, **info: Any) -> None:
-    """`status.json` in the run folder: running, ok, interrupted, diverged or failed."""
+    """`status.json` in the run folder: running, ok, interrupted, diverged or failed (rank 0 only)."""
+    if rank_zero_only.rank != 0:
+        return
     tmp = run_dir / ".status.json.tmp"
     tmp.write_text(json.dumps({"status": status, **info}, indent=1, default=str))
     os.replace(tmp, run_dir / "status.json")
@@ -177,6 +196,8 @@ def _test_checkpoint(trainer: pl.Trainer, which: str) -> str | None:
 
 
 def _summary(metrics: dict[str, float]) -> None:
+    if rank_zero_only.rank != 0:
+        return
     shown = {k: v for k, v in metrics.items() if "/" in k}
     for key in sorted(shown):
         log.info("%-14s %.4f", key, shown[key])
@@ -206,14 +227,40 @@ def _group_option(class_name: str) -> str:
     return {"LeNet5": "lenet", "MLP": "mlp"}.get(class_name, "...")
 
 
+def _hydra_overrides() -> list[str] | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    return [str(o) for o in HydraConfig.get().overrides.task] if HydraConfig.initialized() else None
+
+
+def _multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _ddp_in_multirun(cfg: DictConfig) -> None:
+    """Lightning's `ddp` starts the other ranks by re-running the command line, which inside a
+    multirun would start the whole sweep again: there the ranks are spawned instead (`ddp_spawn`).
+    Under SLURM or torchrun the ranks already exist and nothing changes."""
+    external = any(k in os.environ for k in ("SLURM_NTASKS", "TORCHELASTIC_RUN_ID", "LOCAL_RANK"))
+    if cfg.trainer.get("strategy") == "ddp" and _multirun() and not external:
+        with open_dict(cfg):
+            cfg.trainer.strategy = "ddp_spawn"
+        log.info("DDP inside a multirun: ranks are spawned (strategy ddp_spawn).")
+
+
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 @user_errors_exit
 def hydra_main(cfg: DictConfig) -> float | None:
+    if _multirun():
+        return run_sweep_job(cfg, train)
     metrics = train(cfg)
     return metrics.get("optimized_metric")
 
 
-RESULT_FILES = ("checkpoints", "metrics.csv", "status.json", "tensorboard")
+RESULT_FILES = ("checkpoints", "metrics.csv", "status.json")
 
 
 def resume_argv(argv: list[str]) -> list[str]:
@@ -221,6 +268,8 @@ def resume_argv(argv: list[str]) -> list[str]:
     given = [a for a in argv if a.startswith("resume=")]
     explicit_dir = [a.split("=", 1)[1] for a in argv if a.startswith("hydra.run.dir=")]
     if not given:
+        if os.environ.get("LOCAL_RANK", "0") != "0":  # a DDP rank Lightning started in the run's folder
+            return argv
         for folder in explicit_dir:  # never write into another run's folder
             if any((Path(folder) / name).exists() for name in RESULT_FILES):
                 raise UserError(
@@ -250,6 +299,7 @@ def main() -> None:
     """`mnist-exp-train`: bad input is refused before Hydra makes a run folder."""
     try:
         sys.argv = [sys.argv[0], *resume_argv(sys.argv[1:])]
+        check_sweep_dir(sys.argv[1:])
     except UserError as err:
         print_error(err)
         sys.exit(err.exit_code)

@@ -21,7 +21,7 @@ def test_metrics_csv_matches_the_logger(runs) -> None:
     with (run / "metrics.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["epoch"]) for r in rows] == [0, 1]
-    logged = scalars(run / "tensorboard")
+    logged = scalars(run)
     for key in ("train/loss", "train/acc", "val/loss", "val/acc"):
         assert [float(r[key]) for r in rows] == pytest.approx(logged[key])
     assert float(rows[0]["lr"]) == pytest.approx(0.001)  # Adam's default lr in the quick runs
@@ -56,7 +56,7 @@ def test_test_report_pictures(runs) -> None:
 
 def test_tensorboard_holds_the_pictures(runs) -> None:
     _, _, run = runs["lenet"]
-    acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0})
+    acc = EventAccumulator(str(run), size_guidance={"images": 0})
     acc.Reload()
     images = set(acc.Tags()["images"])
     assert {"accuracy", "feature_maps/conv2", "test/confusion_matrix", "test/mistakes"} <= images

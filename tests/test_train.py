@@ -18,7 +18,7 @@ def test_train_then_eval_gives_the_same_test_accuracy(runs, tmp_path: Path, mode
     assert metrics["test/acc"] > 0.5  # 60 steps are enough to beat chance by far (MLP and LeNet)
     ckpts = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt"))
     assert "last.ckpt" in ckpts and len(ckpts) == 2
-    logged = scalars(run / "tensorboard")
+    logged = scalars(run)
     assert len(logged["val/acc"]) == 2 and len(logged["train/loss"]) == 2
     assert logged["val/acc"][-1] == pytest.approx(metrics["val/acc"])
     assert logged["test/acc"] == [pytest.approx(metrics["test/acc"])]
@@ -46,7 +46,7 @@ def test_cli_trains_and_eval_prints_the_same_accuracy(mnist_root: Path, tmp_path
     assert len(runs) == 1
     run = runs[0]
     assert (run / ".hydra" / "config.yaml").is_file()
-    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert list(run.glob("events.out.tfevents.*"))
     line = next(x for x in train_run.stdout.splitlines() if x.startswith("test/acc:"))
     best = next((run / "checkpoints").glob("epoch_*.ckpt"))
     eval_run = run_module("eval", f"ckpt_path={best}", f"data.root={mnist_root}", cwd=tmp_path)

@@ -1,0 +1,78 @@
+"""Wall time of the 12-job sweep (batch size x lr, MLP): Hydra's basic launcher (one job after the
+other, each with all cores) against the joblib launcher (N jobs at once, cores shared out).
+
+    python benchmarks/sweep_launchers.py --epochs 3 --repeats 2
+
+Runs are interleaved (basic, joblib, basic, joblib, ...) so a slow spell of the machine hits both.
+Each sweep is a real `mnist-exp-train -m ...` in its own folder under --out; the median wall time of
+each launcher and the ratio joblib / basic are printed and written to results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+GRID = ["data.batch_size=32,64,128,256", "optimizer.lr=0.001,0.01,0.1"]
+
+
+def run(out: Path, launcher: str, n_jobs: int, epochs: int, extra: list[str]) -> float:
+    args = [
+        sys.executable,
+        "-m",
+        "mnist_exp.train",
+        "-m",
+        *GRID,
+        "model=mlp",
+        f"trainer.max_epochs={epochs}",
+        "callbacks.progress_bar.refresh_rate=1000",
+        f"hydra.sweep.dir={out}",
+        *extra,
+    ]
+    if launcher == "joblib":
+        args += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={n_jobs}"]
+    start = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{launcher} sweep failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--n-jobs", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--out", type=Path, default=Path("outputs/bench/sweep_launchers"))
+    parser.add_argument("overrides", nargs="*", help="extra overrides for every job, e.g. data.root=...")
+    args = parser.parse_args()
+    times: dict[str, list[float]] = {"basic": [], "joblib": []}
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    for i in range(args.repeats):
+        for launcher in times:
+            folder = args.out / f"{stamp}_{launcher}_{i}"
+            seconds = run(folder, launcher, args.n_jobs, args.epochs, args.overrides)
+            times[launcher].append(seconds)
+            print(f"{launcher:>6} #{i}: {seconds:7.1f} s  ({folder})", flush=True)
+    basic, joblib = statistics.median(times["basic"]), statistics.median(times["joblib"])
+    listed = {k: ", ".join(f"{t:.1f}" for t in v) for k, v in times.items()}
+    text = (
+        f"12-job MLP sweep, {args.epochs} epochs each, {len(os.sched_getaffinity(0))} cores, "
+        f"median of {args.repeats}:\n\n"
+        "| launcher | wall time (s) | runs (s) |\n|---|---|---|\n"
+        f"| basic (sequential) | {basic:.1f} | {listed['basic']} |\n"
+        f"| joblib (n_jobs={args.n_jobs}) | {joblib:.1f} | {listed['joblib']} |\n"
+        f"\njoblib / basic = {joblib / basic:.2f}\n"
+    )
+    (args.out / f"{stamp}_results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

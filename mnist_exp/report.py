@@ -1,0 +1,302 @@
+"""`mnist-exp-report <sweep dir>`: one table of a sweep, from every job's own files.
+
+    mnist-exp-report outputs/train/multiruns/2026-11-28_10-00-00_12345
+    mnist-exp-report <sweep dir> --metric test/acc
+
+Prints the table and writes report.md, results.csv, heatmap.png (batch size x lr, when both were
+swept) and curves.png (val accuracy per epoch of every job, the best one highlighted) into the
+sweep folder. Works on a sweep that is still running or was interrupted: what a job has not
+written yet is left blank, and the job is `incomplete`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from mnist_exp.callbacks import read_history
+from mnist_exp.cli import print_error
+from mnist_exp.errors import UserError
+from mnist_exp.reporting import markdown_table
+from mnist_exp.sweep import job_folders, read_status
+
+STATUSES = ("ok", "failed", "diverged", "incomplete")  # running, interrupted, not started: incomplete
+METRICS = ("val/acc_best", "test/acc", "val/acc", "train/loss", "val/loss")
+COLUMNS = [
+    "name",
+    "status",
+    "best_val_acc",
+    "best_epoch",
+    "test_acc",
+    "epochs",
+    "wall_s",
+    "overrides",
+    "error",
+]
+
+
+def _job(folder: Path) -> dict[str, Any]:
+    status = read_status(folder)
+    history = read_history(folder / "metrics.csv") if (folder / "metrics.csv").is_file() else []
+    metrics = status.get("metrics") or {}
+    state = status.get("status")
+    overrides = status.get("overrides")
+    if overrides is None:
+        try:
+            overrides = [str(o) for o in OmegaConf.load(folder / ".hydra" / "overrides.yaml")]
+        except Exception:
+            overrides = []
+    val = [r["val/acc"] for r in history if "val/acc" in r]
+    best = max(range(len(val)), key=val.__getitem__) if val else None
+    job: dict[str, Any] = {
+        "name": folder.name,
+        "folder": folder,
+        "status": state if state in ("ok", "failed", "diverged") else "incomplete",
+        "best_val_acc": val[best] if best is not None else metrics.get("val/acc_best"),
+        "best_epoch": int(history[best]["epoch"]) if best is not None else None,
+        "test_acc": metrics.get("test/acc"),
+        "epochs": len(history),
+        "wall_s": status.get("wall_s"),
+        "overrides": overrides,
+        "error": (status.get("error") or "").splitlines()[0][:160] if status.get("error") else "",
+        "history": history,
+    }
+    last = history[-1] if history else {}
+    for name in METRICS:  # the chosen metric, whichever it is
+        job[name] = metrics.get(name, last.get(name))
+    job["val/acc_best"] = job["best_val_acc"]
+    return job
+
+
+def collect(sweep_dir: Path) -> list[dict[str, Any]]:
+    return [_job(folder) for folder in job_folders(sweep_dir)]
+
+
+def _sort_key(metric: str):
+    lower_is_better = "loss" in metric
+
+    def key(job: dict[str, Any]) -> tuple[int, float]:
+        value = job.get(metric)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return (1, 0.0)
+        return (0, value if lower_is_better else -value)
+
+    return key
+
+
+def _pct(value: Any) -> str:
+    return "" if value is None else f"{100 * value:.2f}"
+
+
+def _varying(jobs: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """Override keys whose value differs between jobs, with each job's value."""
+    values: dict[str, list[str]] = {}
+    for job in jobs:
+        pairs = dict(str(o).split("=", 1) for o in job["overrides"] if "=" in str(o))
+        for key in pairs:
+            values.setdefault(key.lstrip("+~"), [])
+    for key in values:
+        for job in jobs:
+            pairs = {
+                k.lstrip("+~"): v for k, v in (str(o).split("=", 1) for o in job["overrides"] if "=" in o)
+            }
+            values[key].append(pairs.get(key, ""))
+    return {k: v for k, v in values.items() if len(set(v)) > 1}
+
+
+def write_report(jobs: list[dict[str, Any]], out: Path, metric: str = "val/acc_best") -> list[dict[str, Any]]:
+    """report.md, results.csv, heatmap.png and curves.png in `out`; returns the jobs, sorted."""
+    jobs = sorted(jobs, key=_sort_key(metric))
+    with (out / "results.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for job in jobs:
+            writer.writerow({**job, "overrides": " ".join(job["overrides"])})
+    counts = {s: sum(j["status"] == s for j in jobs) for s in STATUSES}
+    header = ["job", "status", "best val acc (%)", "best epoch", "test acc (%)", "epochs", "wall (s)"]
+    if metric not in ("val/acc_best", "test/acc"):
+        header.append(metric)
+    rows = []
+    for job in jobs:
+        row = [
+            job["name"],
+            job["status"],
+            _pct(job["best_val_acc"]),
+            "" if job["best_epoch"] is None else job["best_epoch"],
+            _pct(job["test_acc"]),
+            job["epochs"],
+            "" if job["wall_s"] is None else f"{job['wall_s']:.0f}",
+        ]
+        if metric not in ("val/acc_best", "test/acc"):
+            row.append("" if job.get(metric) is None else f"{job[metric]:.4f}")
+        rows.append(row)
+    lines = [
+        f"# Sweep report: {out.name}\n",
+        f"{len(jobs)} jobs: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".",
+        f"Sorted by {metric} ({'lower' if 'loss' in metric else 'higher'} is better). Best validation "
+        "accuracy is the highest val/acc over the epochs (epochs counted from 0); the test accuracy is "
+        "that of the checkpoint the run tested.\n",
+        markdown_table(header, rows),
+    ]
+    errors = [j for j in jobs if j["error"]]
+    if errors:
+        lines.append("Errors:\n")
+        lines += [f"- `{j['name']}` ({j['status']}): {j['error']}" for j in errors]
+        lines.append("")
+    if heatmap(jobs, out / "heatmap.png", metric):
+        lines.append("![heatmap](heatmap.png)\n")
+    if curves(jobs, out / "curves.png"):
+        lines.append("![curves](curves.png)\n")
+    (out / "report.md").write_text("\n".join(lines))
+    return jobs
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def heatmap(jobs: Sequence[dict[str, Any]], path: Path, metric: str) -> bool:
+    """Batch size x lr -> metric (mean over jobs that share a cell), when both were swept."""
+    varying = _varying(jobs)
+    batch = next((k for k in varying if k.endswith("batch_size")), None)
+    lr = next((k for k in varying if k.rsplit(".", 1)[-1] == "lr"), None)
+    if batch is None or lr is None or len(set(varying[lr])) > 12 or len(set(varying[batch])) > 12:
+        return False  # not a grid (e.g. Optuna samples lr on a continuous scale)
+    from mnist_exp.reporting import plt
+
+    batches = sorted(set(varying[batch]), key=_number)
+    lrs = sorted(set(varying[lr]), key=_number)
+    cells: dict[tuple[str, str], list[float]] = {}
+    for job, b, r in zip(jobs, varying[batch], varying[lr], strict=True):
+        value = job.get(metric)
+        if value is not None and not math.isnan(value):
+            cells.setdefault((b, r), []).append(value)
+    scale = 1 if "loss" in metric else 100
+    grid = [
+        [scale * sum(cells[b, r]) / len(cells[b, r]) if (b, r) in cells else math.nan for r in lrs]
+        for b in batches
+    ]
+    fig, ax = plt.subplots(figsize=(1.6 * len(lrs) + 2.5, 0.8 * len(batches) + 1.8))
+    image = ax.imshow(grid, cmap="viridis_r" if "loss" in metric else "viridis", aspect="auto")
+    ax.set_xticks(range(len(lrs)), lrs)
+    ax.set_yticks(range(len(batches)), batches)
+    ax.set_xlabel(lr)
+    ax.set_ylabel(batch)
+    finite = [v for row in grid for v in row if not math.isnan(v)]
+    middle = (max(finite) + min(finite)) / 2 if finite else 0
+    for i, row in enumerate(grid):
+        for j, value in enumerate(row):
+            text = "failed" if math.isnan(value) else f"{value:.2f}"
+            color = "white" if not math.isnan(value) and value < middle else "black"
+            ax.text(j, i, text, ha="center", va="center", color=color)
+    ax.set_title(f"{metric}{'' if 'loss' in metric else ' (%)'}")
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def curves(jobs: Sequence[dict[str, Any]], path: Path) -> bool:
+    """Val accuracy per epoch of every job; the first job (the best by the chosen metric) is bold."""
+    with_history = [j for j in jobs if any("val/acc" in r for r in j["history"])]
+    if not with_history:
+        return False
+    from mnist_exp.reporting import plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    best = jobs[0] if jobs and jobs[0] in with_history else None
+    for job in with_history:
+        epochs = [int(r["epoch"]) for r in job["history"] if "val/acc" in r]
+        values = [100 * r["val/acc"] for r in job["history"] if "val/acc" in r]
+        if job is best:
+            ax.plot(
+                epochs,
+                values,
+                color="crimson",
+                linewidth=3,
+                marker="o",
+                label=f"best: {job['name']}",
+                zorder=3,
+            )
+        else:
+            ax.plot(epochs, values, linewidth=1, alpha=0.6, label=job["name"])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("val acc (%)")
+    ax.set_title("Validation accuracy per epoch")
+    ax.grid(True, alpha=0.4)
+    ax.legend(fontsize=7, loc="lower right", ncol=2 if len(with_history) > 8 else 1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def print_table(jobs: Sequence[dict[str, Any]], metric: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    colors = {"ok": "green", "failed": "red", "diverged": "magenta", "incomplete": "yellow"}
+    table = Table(title=f"sorted by {metric}")
+    for column in ("job", "status", "best val acc %", "best epoch", "test acc %", "epochs", "wall s"):
+        table.add_column(column, justify="left" if column in ("job", "status") else "right")
+    for job in jobs:
+        table.add_row(
+            job["name"],
+            f"[{colors[job['status']]}]{job['status']}[/]",
+            _pct(job["best_val_acc"]),
+            "" if job["best_epoch"] is None else str(job["best_epoch"]),
+            _pct(job["test_acc"]),
+            str(job["epochs"]),
+            "" if job["wall_s"] is None else f"{job['wall_s']:.0f}",
+        )
+    Console(width=max(100, len(max((j["name"] for j in jobs), key=len)) + 80)).print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mnist-exp-report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("sweep_dir", type=Path, help="a multirun folder, e.g. outputs/train/multiruns/<date>")
+    parser.add_argument(
+        "--metric", default="val/acc_best", choices=METRICS, help="sort by (default val/acc_best)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        if not args.sweep_dir.is_dir():
+            raise UserError(
+                f"{args.sweep_dir} is not a folder. Fix: pass a sweep folder (outputs/train/multiruns/...)."
+            )
+        jobs = collect(args.sweep_dir)
+        if not jobs:
+            raise UserError(
+                f"{args.sweep_dir} holds no sweep jobs (no */.hydra/overrides.yaml). "
+                "Fix: pass a sweep folder, "
+                "e.g. outputs/train/multiruns/<date>_<time>_<pid>."
+            )
+        jobs = write_report(jobs, args.sweep_dir, args.metric)
+    except UserError as err:
+        print_error(err)
+        return err.exit_code
+    print_table(jobs, args.metric)
+    print(
+        f"Wrote {args.sweep_dir / 'report.md'}, results.csv, "
+        "heatmap.png (if batch size and lr varied), curves.png"
+    )
+    return 0
+
+
+def cli() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()
