@@ -37,8 +37,8 @@ def _split(override: str) -> tuple[str, str] | None:
 def job_name(overrides: Sequence[str], num: int | str = 0) -> str:
     """A job's folder (and TensorBoard run) name: its swept overrides with short keys,
     e.g. `batch_size=64,lr=0.01`. The job number is the name only when nothing varies."""
-    swept = os.environ.get(SWEPT_ENV)
-    keys = set(swept.split(",")) if swept else None
+    swept = os.environ.get(SWEPT_ENV)  # unset outside a sweep started by mnist-exp-train
+    keys = set(filter(None, swept.split(","))) if swept is not None else None
     items = []
     for override in overrides:
         pair = _split(str(override))

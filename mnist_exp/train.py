@@ -307,4 +307,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m mnist_exp.train`: run the module's importable copy, so a parallel launcher (joblib)
+    # sends the task to its workers by name instead of trying to pickle this __main__ module
+    from mnist_exp.train import main as importable_main
+
+    importable_main()
