@@ -13,9 +13,9 @@ for _ in $(seq 60); do
   curl -sf "http://127.0.0.1:$port/data/runs" | grep -q '"' && break
   sleep 1
 done
-shot() {  # shot <file> <url fragment>
-  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1600,1000 \
+shot() {  # shot <file> <url fragment> <width,height>
+  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size="$3" \
     --virtual-time-budget=20000 --screenshot="$out/$1" "http://127.0.0.1:$port/#$2" 2>/dev/null
 }
-shot tensorboard_scalars.png "scalars&tagFilter=val%2Facc"
-shot tensorboard_hparams.png "hparams"
+shot tensorboard_scalars.png "scalars&tagFilter=val%2Facc" 1600,1000
+shot tensorboard_hparams.png "hparams" 2200,700

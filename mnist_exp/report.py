@@ -212,9 +212,11 @@ def curves(jobs: Sequence[dict[str, Any]], path: Path) -> bool:
     with_history = [j for j in jobs if any("val/acc" in r for r in j["history"])]
     if not with_history:
         return False
+    from matplotlib.ticker import MaxNLocator
+
     from mnist_exp.reporting import plt
 
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(10, 5))
     best = jobs[0] if jobs and jobs[0] in with_history else None
     for job in with_history:
         epochs = [int(r["epoch"]) for r in job["history"] if "val/acc" in r]
@@ -231,11 +233,14 @@ def curves(jobs: Sequence[dict[str, Any]], path: Path) -> bool:
             )
         else:
             ax.plot(epochs, values, linewidth=1, alpha=0.6, label=job["name"])
-    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch (from 0)")
     ax.set_ylabel("val acc (%)")
     ax.set_title("Validation accuracy per epoch")
     ax.grid(True, alpha=0.4)
-    ax.legend(fontsize=7, loc="lower right", ncol=2 if len(with_history) > 8 else 1)
+    ax.legend(
+        fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=2 if len(with_history) > 20 else 1
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -99,8 +99,8 @@ class SweepCallback(Callback):
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         jobs = collect(sweep_dir)
-        if not jobs:
-            return
+        if not any((job["folder"] / "status.json").is_file() for job in jobs):
+            return  # not a training sweep (e.g. mnist-exp-eval -m): nothing to report
         try:
             write_report(jobs, sweep_dir, metric=str(config.get("optimized_metric") or "val/acc_best"))
         except Exception as err:  # the report must never hide the sweep's own outcome
