@@ -264,20 +264,26 @@ def test_two_sweeps_started_together_get_their_own_folders(tmp_path: Path, mnist
     assert all((f / "0" / "status.json").is_file() for f in folders)  # nothing varies: job number
 
 
-def test_joblib_runs_jobs_in_parallel_without_oversubscribing(tmp_path: Path, mnist_root: Path) -> None:
+def lr_pair_sweep(tmp_path: Path, mnist_root: Path, *extra: str) -> Path:
+    """A two-job sweep over lr, which must finish with both jobs ok."""
     sweep_dir = tmp_path / "sweep"
     done = sweep(
         tmp_path,
         "optimizer.lr=0.01,0.1",
         *TINY,
-        "test=false",
-        "hydra/launcher=joblib",
-        "hydra.launcher.n_jobs=2",
+        *extra,
         f"data.root={mnist_root}",
         f"hydra.sweep.dir={sweep_dir}",
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert statuses(sweep_dir) == {"lr=0.01": "ok", "lr=0.1": "ok"}
+    return sweep_dir
+
+
+def test_joblib_runs_jobs_in_parallel_without_oversubscribing(tmp_path: Path, mnist_root: Path) -> None:
+    sweep_dir = lr_pair_sweep(
+        tmp_path, mnist_root, "test=false", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"
+    )
     cores = len(os.sched_getaffinity(0))
     for job in ("lr=0.01", "lr=0.1"):
         assert f"torch threads: {max(1, cores // 2)}" in (sweep_dir / job / "train.log").read_text()
@@ -328,17 +334,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path: Path, mnist_root
 
 @pytest.mark.slow
 def test_ddp_inside_a_multirun(tmp_path: Path, mnist_root: Path) -> None:
-    sweep_dir = tmp_path / "sweep"
-    done = sweep(
-        tmp_path,
-        "optimizer.lr=0.01,0.1",
-        "trainer=ddp_cpu",
-        *TINY,
-        f"data.root={mnist_root}",
-        f"hydra.sweep.dir={sweep_dir}",
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert statuses(sweep_dir) == {"lr=0.01": "ok", "lr=0.1": "ok"}
+    sweep_dir = lr_pair_sweep(tmp_path, mnist_root, "trainer=ddp_cpu")
     assert sorted(p.name for p in sweep_dir.iterdir() if p.is_dir()) == ["lr=0.01", "lr=0.1"]
 
 
