@@ -25,7 +25,7 @@ from mnist_exp.callbacks import read_history
 from mnist_exp.cli import print_error
 from mnist_exp.errors import UserError
 from mnist_exp.reporting import markdown_table
-from mnist_exp.sweep import job_folders, read_status
+from mnist_exp.sweep import job_folders, read_status, split_override
 
 STATUSES = ("ok", "failed", "diverged", "incomplete")  # running, interrupted, not started: incomplete
 METRICS = ("val/acc_best", "test/acc", "val/acc", "train/loss", "val/loss")
@@ -97,17 +97,9 @@ def _pct(value: Any) -> str:
 
 def _varying(jobs: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
     """Override keys whose value differs between jobs, with each job's value."""
-    values: dict[str, list[str]] = {}
-    for job in jobs:
-        pairs = dict(str(o).split("=", 1) for o in job["overrides"] if "=" in str(o))
-        for key in pairs:
-            values.setdefault(key.lstrip("+~"), [])
-    for key in values:
-        for job in jobs:
-            pairs = {
-                k.lstrip("+~"): v for k, v in (str(o).split("=", 1) for o in job["overrides"] if "=" in o)
-            }
-            values[key].append(pairs.get(key, ""))
+    pairs = [dict(filter(None, map(split_override, map(str, job["overrides"])))) for job in jobs]
+    keys = dict.fromkeys(key for job_pairs in pairs for key in job_pairs)
+    values = {key: [job_pairs.get(key, "") for job_pairs in pairs] for key in keys}
     return {k: v for k, v in values.items() if len(set(v)) > 1}
 
 

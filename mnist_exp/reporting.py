@@ -165,7 +165,7 @@ def run_hparams(cfg: Any, overrides: Sequence[str] | None = None) -> dict[str, A
     """What TensorBoard's HParams tab shows for a run: the usual knobs, plus every overridden key."""
     from omegaconf import OmegaConf
 
-    from mnist_exp.sweep import NOT_IN_NAME
+    from mnist_exp.sweep import NOT_IN_NAME, split_override
 
     def cls(node: Any) -> str:
         return str(node.get("_target_", "none")).rsplit(".", 1)[-1] if node else "none"
@@ -198,8 +198,7 @@ def run_hparams(cfg: Any, overrides: Sequence[str] | None = None) -> dict[str, A
         "model.activation",
         "model.hidden",
     }
-    for override in overrides or ():
-        key = str(override).split("=", 1)[0].lstrip("+~")
+    for key, _ in filter(None, map(split_override, map(str, overrides or ()))):
         if key in covered or key.startswith(NOT_IN_NAME):
             continue
         value = OmegaConf.select(cfg, key.replace("/", "."), default=None)

@@ -27,7 +27,8 @@ FINAL = ("ok", "diverged")  # a re-run skips these; failed, interrupted and runn
 NOT_IN_NAME = ("data.root", "paths.", "hydra.", "trainer.limit_", "trainer.enable_", "callbacks.")
 
 
-def _split(override: str) -> tuple[str, str] | None:
+def split_override(override: str) -> tuple[str, str] | None:
+    """`+data.batch_size=64` -> ("data.batch_size", "64"); None for a deletion without value."""
     if "=" not in override:
         return None
     key, value = override.split("=", 1)
@@ -41,7 +42,7 @@ def job_name(overrides: Sequence[str], num: int | str = 0) -> str:
     keys = set(filter(None, swept.split(","))) if swept is not None else None
     items = []
     for override in overrides:
-        pair = _split(str(override))
+        pair = split_override(str(override))
         if pair is None:
             continue
         if keys is not None and pair[0] not in keys:
@@ -125,10 +126,11 @@ class SweepCallback(Callback):
             sys.exit(1)
 
 
-def _job_overrides() -> list[str]:
+def hydra_overrides() -> list[str] | None:
+    """This run's or job's command-line overrides (None outside Hydra, e.g. tests calling train())."""
     from hydra.core.hydra_config import HydraConfig
 
-    return [str(o) for o in HydraConfig.get().overrides.task]
+    return [str(o) for o in HydraConfig.get().overrides.task] if HydraConfig.initialized() else None
 
 
 def run_sweep_job(cfg: DictConfig, train_fn: Callable[[DictConfig], dict[str, float]]) -> float | None:
@@ -140,7 +142,7 @@ def run_sweep_job(cfg: DictConfig, train_fn: Callable[[DictConfig], dict[str, fl
     out = Path(cfg.paths.output_dir)
     name = out.name
     status = read_status(out)
-    overrides = _job_overrides()
+    overrides = hydra_overrides()
     if status.get("status") in FINAL and status.get("overrides") == overrides:
         log.info("Job %s: %s in an earlier run of this sweep; skipped.", name, status["status"])
         return (status.get("metrics") or {}).get("optimized_metric")

@@ -28,7 +28,7 @@ from mnist_exp.config import CONF_DIR, validate
 from mnist_exp.errors import Diverged, Interrupted, UserError
 from mnist_exp.module import MNISTClassifier
 from mnist_exp.reporting import log_hparams
-from mnist_exp.sweep import check_sweep_dir, read_status, run_sweep_job, torch_threads
+from mnist_exp.sweep import check_sweep_dir, hydra_overrides, read_status, run_sweep_job, torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     previous = read_status(output_dir) if cfg.get("ckpt_path") else {}
-    info = {"overrides": _hydra_overrides(), "started": started}
+    info = {"overrides": hydra_overrides(), "started": started}
 
     def status(state: str, **more: Any) -> None:
         wall = float(previous.get("wall_s") or 0.0) + time.time() - started
@@ -225,12 +225,6 @@ def check(cfg: DictConfig) -> None:
 
 def _group_option(class_name: str) -> str:
     return {"LeNet5": "lenet", "MLP": "mlp"}.get(class_name, "...")
-
-
-def _hydra_overrides() -> list[str] | None:
-    from hydra.core.hydra_config import HydraConfig
-
-    return [str(o) for o in HydraConfig.get().overrides.task] if HydraConfig.initialized() else None
 
 
 def _multirun() -> bool:
