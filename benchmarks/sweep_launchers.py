@@ -25,7 +25,7 @@ def run(out: Path, launcher: str, n_jobs: int, epochs: int, extra: list[str]) ->
     args = [
         sys.executable,
         "-m",
-        "mnist_exp.train",
+        "mnist_exp.cli.train",
         "-m",
         *GRID,
         "model=mlp",

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from mnist_exp.config import CONF_DIR
+from mnist_exp.setup.config import compose
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("MNIST_EXP_DATA", REPO.parent / "shared" / "data")).resolve()
@@ -55,8 +54,7 @@ def mnist_root() -> Path:
 
 
 def compose_cfg(name: str = "config", overrides: list[str] | None = None) -> DictConfig:
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return compose(config_name=name, overrides=overrides or [])
+    return compose(name, overrides or [])
 
 
 @pytest.fixture
@@ -71,9 +69,9 @@ def make_cfg(tmp_path: Path, mnist_root: Path) -> Callable[..., DictConfig]:
 
 
 def run_module(module: str, *args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    """A user's command line (`python -m mnist_exp.<module> ...`), as a real subprocess."""
+    """A user's command line (`python -m mnist_exp.cli.<module> ...`), as a real subprocess."""
     return subprocess.run(
-        [sys.executable, "-m", f"mnist_exp.{module}", *args],
+        [sys.executable, "-m", f"mnist_exp.cli.{module}", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -100,7 +98,7 @@ def scalars(logdir: Path) -> dict[str, list[float]]:
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> dict[str, tuple]:
     """One short real run per model, trained once per session and shared by the test modules."""
-    from mnist_exp.train import train
+    from mnist_exp.pipelines.train import train
 
     out = {}
     for model in ("mlp", "lenet"):

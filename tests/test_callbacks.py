@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from mnist_exp.module import MNISTClassifier
+from mnist_exp.core.checkpoint import load_checkpoint
+from mnist_exp.core.module import MNISTClassifier
 from tests.conftest import scalars
 
 pytestmark = pytest.mark.usefixtures("runs")
@@ -35,7 +36,7 @@ def test_conv2_dump_equals_feature_map_of_the_checkpoint(runs) -> None:
     dump = torch.load(folder / "activations.pt")
     assert dump["activations"].shape == (16, 16, 10, 10)
     assert dump["inputs"].shape == (16, 1, 32, 32) and dump["labels"].shape == (16,)
-    model = MNISTClassifier.from_checkpoint(str(run / "checkpoints" / "last.ckpt"))
+    model = load_checkpoint(run / "checkpoints" / "last.ckpt")
     with torch.no_grad():
         expected = model.net.feature_map(dump["inputs"])
     torch.testing.assert_close(dump["activations"], expected, atol=1e-5, rtol=1e-5)
@@ -72,8 +73,8 @@ def test_mlp_has_no_feature_maps_and_does_not_fail(runs) -> None:
 
 
 def test_model_without_the_layer_gets_one_warning(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
-    from mnist_exp.callbacks import FeatureMapDump
-    from mnist_exp.models import MLP
+    from mnist_exp.core.models import MLP
+    from mnist_exp.records.callbacks import FeatureMapDump
 
     callback = FeatureMapDump(str(tmp_path))
     module = MNISTClassifier(net=MLP(), optimizer=None)

@@ -9,9 +9,10 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 
-from mnist_exp.config import CONF_DIR, validate
-from mnist_exp.errors import UserError
-from mnist_exp.train import build_callbacks, build_loggers, build_module
+from mnist_exp.core.errors import UserError
+from mnist_exp.pipelines.train import build_callbacks, build_loggers
+from mnist_exp.setup.config import CONF_DIR
+from mnist_exp.setup.validate import validate
 from tests.conftest import compose_cfg
 
 GROUPS = ["model", "optimizer", "scheduler", "data", "trainer", "logger", "callbacks"]
@@ -34,7 +35,7 @@ def test_every_group_has_its_options() -> None:
 def test_option_composes_and_builds(group: str, option: str, tmp_path: Path) -> None:
     cfg = compose_cfg("config", [f"{group}={option}", f"paths.output_dir={tmp_path}", "data.root=unused"])
     validate(cfg)
-    module = build_module(cfg)
+    module = instantiate(cfg.module)
     assert isinstance(module, pl.LightningModule)
     module.trainer = None  # configure_optimizers needs no trainer here
     opt = module.configure_optimizers()
@@ -62,8 +63,10 @@ def test_defaults_are_the_seed_settings() -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("optimizer.lr=-1", "optimizer.lr must be a number > 0"),
-        ("optimizer.lr=abc", "optimizer.lr must be a number > 0"),
+        ("optimizer.lr=-1", "optimizer.lr must be a finite number > 0"),
+        ("optimizer.lr=abc", "optimizer.lr must be a finite number > 0"),
+        ("optimizer.lr=inf", "optimizer.lr must be a finite number > 0"),
+        ("seed=-1", "seed must be an integer from 0"),
         ("data.batch_size=0", "data.batch_size must be an integer >= 1"),
         ("trainer.max_epochs=0", "trainer.max_epochs must be an integer >= 1"),
         ("model=mlp model.hidden=0", "model.hidden must be an integer >= 1"),

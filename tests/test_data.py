@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_exp import idx
-from mnist_exp.data import MNISTDataModule, TensorBatches
-from mnist_exp.errors import UserError
+from mnist_exp.core import idx
+from mnist_exp.core.data import MNISTDataModule, TensorBatches
+from mnist_exp.core.errors import UserError
 
 
 def dm(root: Path, **kw) -> MNISTDataModule:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_exp import idx
+from mnist_exp.core import idx
 from tests.conftest import run_module
 
 
@@ -25,8 +25,8 @@ def assert_refused(result: subprocess.CompletedProcess, message: str, cwd: Path)
     [
         (["model=resnet"], "there is no 'resnet' in group 'model'. Fix: one of lenet, mlp"),
         (["optimizer.lrr=0.1"], "Unknown config key 'optimizer.lrr'. Did you mean 'optimizer.lr'?"),
-        (["optimizer.lr=-1"], "optimizer.lr must be a number > 0, got -1"),
-        (["optimizer.lr=abc"], "optimizer.lr must be a number > 0, got 'abc'"),
+        (["optimizer.lr=-1"], "optimizer.lr must be a finite number > 0, got -1"),
+        (["optimizer.lr=abc"], "optimizer.lr must be a finite number > 0, got 'abc'"),
         (["data.batch_size=0"], "data.batch_size must be an integer >= 1, got 0"),
         (["trainer.max_epochs=0"], "trainer.max_epochs must be an integer >= 1, got 0"),
         (["model=mlp", "model.hidden=0"], "model.hidden must be an integer >= 1, got 0"),
@@ -112,12 +112,10 @@ def test_bad_checkpoints(module: str, tmp_path: Path, mnist_root: Path) -> None:
 def test_checkpoint_of_another_model(tmp_path: Path, mnist_root: Path) -> None:
     import torch
 
-    from mnist_exp.models import LeNet5
-    from mnist_exp.module import MNISTClassifier
+    from mnist_exp.core.models import LeNet5
+    from mnist_exp.core.module import MNISTClassifier
 
-    module = MNISTClassifier(
-        net=LeNet5(), optimizer=None, net_config={"_target_": "mnist_exp.models.LeNet5", "num_classes": 10}
-    )
+    module = MNISTClassifier(net=LeNet5(), optimizer=None)
     ckpt = tmp_path / "lenet.ckpt"
     torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict()}, ckpt)
     result = run_module("train", "model=mlp", f"ckpt_path={ckpt}", f"data.root={mnist_root}", cwd=tmp_path)

@@ -1,8 +1,10 @@
 import pytest
 import torch
 
-from mnist_exp.errors import UserError
-from mnist_exp.models import ACTIVATIONS, MLP, LeNet5
+from mnist_exp.core.errors import UserError
+from mnist_exp.core.models import ACTIVATIONS, MLP, LeNet5
+from mnist_exp.setup.config import compose
+from mnist_exp.setup.validate import validate
 
 
 def n_params(model: torch.nn.Module) -> int:
@@ -33,10 +35,14 @@ def test_mlp_activation_is_used() -> None:
     assert not torch.allclose(relu(x), ident(x))
 
 
-@pytest.mark.parametrize("kwargs", [{"hidden": 0}, {"activation": "foo"}])
-def test_mlp_rejects_bad_settings(kwargs: dict) -> None:
-    with pytest.raises(UserError):
-        MLP(**kwargs)
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("model.hidden=0", "model.hidden must be an integer >= 1"), ("model.activation=foo", "is unknown")],
+)
+def test_mlp_settings_are_checked_with_the_config(override: str, message: str) -> None:
+    cfg = compose("config", ["model=mlp", override])
+    with pytest.raises(UserError, match=message):
+        validate(cfg)
 
 
 def test_mlp_rejects_wrong_input_size() -> None:

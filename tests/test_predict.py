@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_exp import idx
-from mnist_exp.data import normalize
-from mnist_exp.module import MNISTClassifier
-from mnist_exp.predict import predict
+from mnist_exp.core import idx
+from mnist_exp.core.checkpoint import load_checkpoint
+from mnist_exp.core.data import normalize
+from mnist_exp.pipelines.predict import predict
 from tests.conftest import compose_cfg, run_module
 
 N = 100
@@ -32,7 +33,7 @@ def variant(image: np.ndarray, kind: str) -> Image.Image:
 @pytest.fixture(scope="module")
 def digits(mnist_root: Path) -> tuple[np.ndarray, np.ndarray]:
     images, labels = idx.load_split(mnist_root, train=False)
-    return images[:N].numpy(), labels[:N].numpy()
+    return images[:N], labels[:N]
 
 
 @pytest.mark.parametrize("kind", ["plain", "inverted", "big_offcentre"])
@@ -40,7 +41,7 @@ def test_pictures_are_predicted_at_the_checkpoints_accuracy(runs, digits, tmp_pa
     _, _, run = runs["lenet"]
     ckpt = run / "checkpoints" / "last.ckpt"
     images, labels = digits
-    model = MNISTClassifier.from_checkpoint(str(ckpt))
+    model = load_checkpoint(ckpt)
     with torch.no_grad():
         direct = (model(normalize(torch.from_numpy(images), 2, 0.5, 1.0)).argmax(1).numpy() == labels).mean()
     for i, image in enumerate(images):
@@ -69,3 +70,10 @@ def test_a_text_file_gets_a_clear_error_and_the_rest_is_predicted(runs, digits, 
     assert "notes.png: not a readable image" in result.stderr
     assert "seven.png" in result.stdout
     assert "Traceback" not in result.stderr + result.stdout
+    folder = next((tmp_path / "outputs" / "predict" / "runs").iterdir())
+    with (folder / "predictions.csv").open() as fh:
+        rows = {Path(r["file"]).name: r for r in csv.DictReader(fh)}
+    assert rows["seven.png"]["digit"].isdigit() and rows["seven.png"]["error"] == ""
+    assert rows["notes.png"]["digit"] == "" and "not a readable image" in rows["notes.png"]["error"]
+    log = (folder / "predict.log").read_text()
+    assert "seven.png" in log and "notes.png" in log

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_exp.callbacks import read_history
-from mnist_exp.train import train
+from mnist_exp.pipelines.train import train
+from mnist_exp.records.history import read_history
 from tests.conftest import compose_cfg, run_module
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_exp.callbacks import AtomicCheckpointIO, read_history
+from mnist_exp.records.callbacks import AtomicCheckpointIO
+from mnist_exp.records.history import read_history
 from tests.conftest import run_module, scalars
 
 RUN = ["model=mlp", "trainer.max_epochs=4", "test=false", "callbacks.progress_bar.refresh_rate=1000"]
@@ -22,7 +23,7 @@ RUN = ["model=mlp", "trainer.max_epochs=4", "test=false", "callbacks.progress_ba
 
 def start(tmp_path: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "mnist_exp.train", *args],
+        [sys.executable, "-m", "mnist_exp.cli.train", *args],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -19,8 +19,9 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from mnist_exp.callbacks import read_history
-from mnist_exp.sweep import SWEPT_ENV, job_name
+from mnist_exp.core.overrides import SWEPT_ENV, job_name
+from mnist_exp.records.history import read_history
+from mnist_exp.setup.config import compose
 from tests.conftest import compose_cfg, run_module
 from tests.test_resume import start, wait_for
 
@@ -356,14 +357,9 @@ def test_job_names(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_sweep_presets_compose() -> None:
-    from hydra import compose, initialize_config_dir
-
-    from mnist_exp.config import CONF_DIR
-
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        grid_cfg = compose("config", ["hparams_search=batch_lr"], return_hydra_config=True)
-        optuna_cfg = compose("config", ["hparams_search=optuna"], return_hydra_config=True)
-        slurm = compose("config", ["hydra/launcher=submitit_slurm"], return_hydra_config=True)
+    grid_cfg = compose("config", ["hparams_search=batch_lr"], hydra=True)
+    optuna_cfg = compose("config", ["hparams_search=optuna"], hydra=True)
+    slurm = compose("config", ["hydra/launcher=submitit_slurm"], hydra=True)
     assert str(grid_cfg.hydra.mode) == "RunMode.MULTIRUN"
     assert dict(grid_cfg.hydra.sweeper.params) == {
         "data.batch_size": "32,64,128,256",

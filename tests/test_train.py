@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_exp.eval import evaluate
+from mnist_exp.pipelines.evaluate import evaluate
+from mnist_exp.setup.config import CONF_DIR
 from tests.conftest import QUICK, REPO, compose_cfg, run_module, scalars
 
 
@@ -52,6 +53,16 @@ def test_cli_trains_and_eval_prints_the_same_accuracy(mnist_root: Path, tmp_path
     eval_run = run_module("eval", f"ckpt_path={best}", f"data.root={mnist_root}", cwd=tmp_path)
     assert eval_run.returncode == 0, eval_run.stderr[-3000:]
     assert line in eval_run.stdout  # "test/acc: NN.NN%" identical
+    # quiet output: no Lightning tips or notes, no deprecation warnings, no model-summary table
+    for output in (train_run.stdout + train_run.stderr, eval_run.stdout + eval_run.stderr):
+        for noise in ("Tip:", "GPU available", "was configured", "deprecated", "FLOPs", "Warning"):
+            assert noise not in output, noise
+    # the logs hold the run: a line per epoch with its metrics, then the test results
+    log = (run / "train.log").read_text()
+    assert "epoch 0: train/loss" in log and "epoch 1: train/loss" in log and "val/acc" in log
+    assert "test/acc" in log and "parameters" in log
+    eval_log = next((tmp_path / "outputs" / "eval" / "runs").glob("*/eval.log")).read_text()
+    assert "test/acc" in eval_log and str(best) in eval_log
 
 
 def test_missing_data_root_is_one_clear_message(tmp_path: Path) -> None:
@@ -62,5 +73,6 @@ def test_missing_data_root_is_one_clear_message(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_conf_dir_is_the_repository_one() -> None:
-    assert (REPO / "conf" / "config.yaml").is_file()
+def test_configs_ship_inside_the_package() -> None:
+    assert Path(CONF_DIR) == REPO / "mnist_exp" / "conf"
+    assert (Path(CONF_DIR) / "config.yaml").is_file() and not (REPO / "conf").exists()

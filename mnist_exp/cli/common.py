@@ -1,0 +1,57 @@
+"""The one way out of every command: a user error is one message and exit code 2, Ctrl-C is 130,
+never a traceback; and the preflight that runs before Hydra makes a folder."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from omegaconf import DictConfig
+
+from mnist_exp.core.errors import UserError
+from mnist_exp.setup.help import help_text
+from mnist_exp.setup.preflight import preflight
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def print_error(err: UserError | str) -> None:
+    print(f"Error: {err}", file=sys.stderr)
+
+
+def guarded(fn: F) -> F:
+    """Run `fn`; turn a UserError into its message and exit code, Ctrl-C into exit code 130.
+
+    Used around each console entry point and around each Hydra task function (Hydra would
+    otherwise print its own error report for an exception raised inside a job)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as err:
+            print_error(err)
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            print("\nInterrupted.", file=sys.stderr)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def run_hydra(
+    prog: str,
+    config_name: str,
+    hydra_main: Callable[[], Any],
+    check: Callable[[DictConfig], None] | None,
+    usage: str,
+) -> None:
+    """A Hydra command: its own `--help`; else check the command line (all of it, before any
+    folder exists), then run."""
+    if any(a in ("--help", "-h") for a in sys.argv[1:]):
+        print(help_text(prog, config_name, usage))
+        return
+    preflight(config_name, sys.argv[1:], check, prog=prog)
+    hydra_main()

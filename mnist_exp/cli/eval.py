@@ -1,0 +1,43 @@
+"""`mnist-exp-eval ckpt_path=...`: test a checkpoint on the official 10,000 test images."""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from mnist_exp.cli.common import guarded, run_hydra
+from mnist_exp.setup.checks import data_needs_download
+from mnist_exp.setup.config import CONF_DIR
+from mnist_exp.setup.validate import validate
+
+PROG = "mnist-exp-eval"
+USAGE = """\
+usage: mnist-exp-eval ckpt_path=<run>/checkpoints/last.ckpt [key=value ...]
+
+Test a checkpoint on the official 10,000 MNIST test images. The model and its input transform
+(pad, mean, std) come from the checkpoint; data.root says where MNIST is."""
+
+
+def check(cfg: DictConfig) -> None:
+    validate(cfg)
+    data_needs_download(cfg.data)
+    from mnist_exp.core.checkpoint import read_checkpoint  # torch: the config is good by now
+
+    read_checkpoint(cfg.ckpt_path)
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")
+@guarded
+def hydra_main(cfg: DictConfig) -> None:
+    from mnist_exp.pipelines.evaluate import evaluate
+
+    evaluate(cfg)
+
+
+@guarded
+def main() -> None:
+    run_hydra(PROG, "eval", hydra_main, check, USAGE)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""`mnist-exp-train`: a thin `@hydra.main` over `mnist_exp.pipelines.train.train`.
+
+The training stack (torch, Lightning) is imported inside the task function, once the command line
+has been checked: `--help`, `--cfg`, shell completion and refusals never load it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_exp.cli.common import guarded, run_hydra
+from mnist_exp.core.errors import UserError
+from mnist_exp.setup.checks import data_needs_download
+from mnist_exp.setup.config import CONF_DIR
+from mnist_exp.setup.guards import check_sweep_dir, resume_argv
+from mnist_exp.setup.runtime import in_multirun
+from mnist_exp.setup.validate import validate
+
+PROG = "mnist-exp-train"
+USAGE = """\
+usage: mnist-exp-train [group=option ...] [key=value ...] [-m]
+
+Train a classifier on MNIST, then test it; every run gets its own folder under outputs/train/.
+  mnist-exp-train                                   LeNet-5, 10 epochs (downloads MNIST once)
+  mnist-exp-train experiment=seed_mlp               the seed's MLP experiment (30 epochs)
+  mnist-exp-train model=mlp optimizer.lr=0.1 debug=limit
+  mnist-exp-train -m data.batch_size=64,128 optimizer.lr=0.01,0.1     a sweep
+  mnist-exp-train resume=outputs/train/runs/<run>   continue a stopped run"""
+MODEL_OPTION = {"LeNet5": "lenet", "MLP": "mlp"}
+
+
+def check(cfg: DictConfig) -> None:
+    """Everything that can be checked before a run folder exists: values, data files, checkpoint."""
+    validate(cfg)
+    if data_needs_download(cfg.data):
+        instantiate(cfg.data).prepare_data()  # imports torch: only when MNIST must be fetched
+    if cfg.get("ckpt_path"):
+        from mnist_exp.core.checkpoint import saved_net_config  # torch: only with a checkpoint
+
+        saved = saved_net_config(cfg.ckpt_path)
+        wanted = OmegaConf.to_container(cfg.model, resolve=True)
+        if saved != wanted:
+            name = str(saved.get("_target_", "?")).rsplit(".", 1)[-1]
+            raise UserError(
+                f"Checkpoint {cfg.ckpt_path} holds a {name} model {saved}, but the config asks for "
+                f"{wanted}. Fix: choose the checkpoint's model (e.g. model={MODEL_OPTION.get(name, '...')})"
+                " or another checkpoint."
+            )
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+@guarded
+def hydra_main(cfg: DictConfig) -> float | None:
+    from mnist_exp.pipelines.sweep import run_sweep_job
+    from mnist_exp.pipelines.train import train
+
+    if in_multirun():
+        return run_sweep_job(cfg, train)
+    return train(cfg).get("optimized_metric")
+
+
+@guarded
+def main() -> None:
+    """`mnist-exp-train`: bad input is refused before Hydra makes a run folder."""
+    sys.argv = [sys.argv[0], *resume_argv(sys.argv[1:])]
+    check_sweep_dir(sys.argv[1:])
+    run_hydra(PROG, "config", hydra_main, check, USAGE)
+
+
+if __name__ == "__main__":
+    # `python -m mnist_exp.cli.train`: run the module's importable copy, so a parallel launcher
+    # (joblib) sends the task to its workers by name instead of pickling this __main__ module
+    from mnist_exp.cli.train import main as importable_main
+
+    importable_main()

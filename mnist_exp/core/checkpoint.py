@@ -1,0 +1,64 @@
+"""Loading a trained model from a checkpoint alone, including checkpoints of earlier versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mnist_exp.core.errors import UserError
+from mnist_exp.core.module import MNISTClassifier
+
+# `_target_`s that checkpoints of mnist-exp 0.1 (flat package) recorded, and where they live now
+LEGACY_TARGETS = {
+    "mnist_exp.models.LeNet5": "mnist_exp.core.models.LeNet5",
+    "mnist_exp.models.MLP": "mnist_exp.core.models.MLP",
+}
+
+
+def current_net_config(net_config: dict[str, Any]) -> dict[str, Any]:
+    """A saved model config with its `_target_` moved to where the class lives today."""
+    target = str(net_config.get("_target_", ""))
+    return {**net_config, "_target_": LEGACY_TARGETS.get(target, target)}
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's contents, or a UserError saying why it cannot be used."""
+    path = Path(str(path)).expanduser()
+    if not path.is_file():
+        raise UserError(
+            f"Checkpoint {path} does not exist. Fix: pass ckpt_path=<run dir>/checkpoints/last.ckpt "
+            "(or another .ckpt) of a finished run."
+        )
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt["hyper_parameters"]["net_config"]
+        return ckpt
+    except Exception as err:
+        raise UserError(
+            f"{path} is not a mnist-exp checkpoint ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''}). Fix: pass a .ckpt written by "
+            "mnist-exp-train."
+        ) from None
+
+
+def load_checkpoint(path: str | Path) -> MNISTClassifier:
+    """The trained model, in eval mode, rebuilt from the checkpoint alone."""
+    ckpt = read_checkpoint(path)
+    try:
+        return MNISTClassifier.from_checkpoint_dict(ckpt, current_net_config)
+    except Exception as err:
+        raise UserError(
+            f"{path} cannot be loaded into a model ({type(err).__name__}: {str(err).splitlines()[0]}). "
+            "Fix: pass a .ckpt written by mnist-exp-train."
+        ) from None
+
+
+def saved_net_config(path: str | Path) -> dict[str, Any]:
+    """The model config a checkpoint was trained with, with today's `_target_`."""
+    return current_net_config(read_checkpoint(path)["hyper_parameters"]["net_config"])
+
+
+def checkpoint_epoch(path: str | Path) -> int:
+    return int(torch.load(path, map_location="cpu", weights_only=False)["epoch"])

@@ -1,0 +1,272 @@
+"""MNIST as a LightningDataModule: the seed's torchvision pipeline, or the same tensors held in memory.
+
+`loader=tensor` (default) reads the IDX files once, pads and normalizes the whole set with tensor
+operations, keeps it on the training device and yields batches by index slicing; `loader=torchvision`
+is the seed's per-sample PIL pipeline, kept as the reference. Both give equal tensors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from mnist_exp.core import idx
+from mnist_exp.core.errors import UserError
+
+
+def normalize(images_u8: torch.Tensor, pad: int, mean: float, std: float) -> torch.Tensor:
+    """(N, 28, 28) uint8 -> (N, 1, 28+2p, 28+2p) float32, computed as Pad, ToTensor, Normalize do."""
+    x = images_u8.unsqueeze(1)
+    if pad:
+        x = F.pad(x, (pad, pad, pad, pad), value=0)
+    return x.float().div_(255).sub_(mean).div_(std)  # in place: no full-size temporaries
+
+
+class TensorBatches:
+    """Batches of an in-memory dataset by index slicing: no per-sample Python, no workers.
+
+    With `shuffle`, each epoch's order is `torch.randperm` seeded by (seed, epoch), so an epoch's
+    order does not depend on what ran before it: a resumed run sees the batches it would have seen.
+    Under DDP each rank takes a disjoint, equal-length shard of that permutation.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        epoch_fn: Callable[[], int] | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        self.images = images
+        self.labels = labels
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.transform = transform
+        self.epoch_fn = epoch_fn or (lambda: 0)
+        self.rank = rank
+        self.world_size = world_size
+
+    @property
+    def num_samples(self) -> int:
+        """Samples this rank sees per epoch (padded up to equal shards under DDP)."""
+        return math.ceil(len(self.labels) / self.world_size)
+
+    def __len__(self) -> int:
+        return math.ceil(self.num_samples / self.batch_size)
+
+    def indices(self, epoch: int) -> torch.Tensor | None:
+        """This rank's sample order for `epoch` (None: all samples in order, no copy)."""
+        n = len(self.labels)
+        if not self.shuffle and self.world_size == 1:
+            return None
+        if self.shuffle:
+            gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+            order = torch.randperm(n, generator=gen)
+        else:
+            order = torch.arange(n)
+        total = self.num_samples * self.world_size
+        if total > n:  # wrap around, as DistributedSampler does, so every rank runs as many steps
+            order = torch.cat([order, order[: total - n]])
+        return order[self.rank : total : self.world_size].to(self.images.device)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = self.indices(self.epoch_fn())
+        for start in range(0, self.num_samples, self.batch_size):
+            if order is None:
+                x = self.images[start : start + self.batch_size]
+                y = self.labels[start : start + self.batch_size]
+            else:
+                batch = order[start : start + self.batch_size]
+                x, y = self.images[batch], self.labels[batch]
+            yield (self.transform(x) if self.transform else x), y
+
+
+class _Normalize:
+    """uint8 storage: pad is done once, the float conversion per batch (picklable, unlike a lambda)."""
+
+    def __init__(self, mean: float, std: float) -> None:
+        self.mean, self.std = mean, std
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float().div(255).sub(self.mean).div(self.std)
+
+
+class MNISTDataModule(pl.LightningDataModule):
+    """Official 60k/10k split; `val_size` images held out of training (0: validate on the test set)."""
+
+    def __init__(
+        self,
+        root: str = "data",
+        batch_size: int = 128,
+        eval_batch_size: int = 1000,
+        val_size: int = 5000,
+        split_seed: int = 0,
+        pad: int = 2,
+        mean: float = 0.5,
+        std: float = 1.0,
+        loader: str = "tensor",
+        storage: str = "float32",
+        shuffle_seed: int = 0,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        download: bool = True,
+        verify: bool = True,
+    ) -> None:
+        super().__init__()
+        # values are checked with the config (mnist_exp.setup.validate), before a run starts
+        self.root = Path(root).expanduser()
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.val_size = val_size
+        self.split_seed = split_seed
+        self.pad, self.mean, self.std = pad, mean, std
+        self.loader = loader
+        self.storage = storage
+        self.shuffle_seed = shuffle_seed
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.download = download
+        self.verify = verify
+        self._sets: dict[str, tuple] = {}
+        self._prepared = False
+
+    # -- files ---------------------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        """Make sure the four IDX files are there (fetching them if allowed) and intact."""
+        if self._prepared:
+            return
+        missing = idx.missing_files(self.root)
+        if missing and self.download:
+            self._download(missing)
+        idx.check_files(self.root, verify=self.verify)
+        self._prepared = True
+
+    def _download(self, missing: list[str]) -> None:
+        try:
+            from torchvision.datasets import MNIST
+
+            MNIST(str(self.root), train=True, download=True)
+            MNIST(str(self.root), train=False, download=True)
+        except Exception as err:
+            reason = " ".join(str(err).split())[:200]
+            raise UserError(
+                idx.missing_message(self.root, missing)
+                + f"\n(data.download=true was tried and failed: {reason})"
+            ) from None
+
+    def _split_indices(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Seeded hold-out: the same validation images whatever the run's seed or loader."""
+        if not 0 <= self.val_size < n:
+            raise UserError(
+                f"data.val_size={self.val_size} must be between 0 and {n - 1} (the training set "
+                f"has {n} images). Fix: e.g. data.val_size=5000, or 0 to validate on the test set."
+            )
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.split_seed))
+        return order[self.val_size :], order[: self.val_size]
+
+    # -- setup ---------------------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        if self._sets:
+            return
+        if self.loader == "tensor":
+            self._setup_tensor()
+        else:
+            self._setup_torchvision()
+
+    def _device(self) -> torch.device:
+        trainer = self.trainer
+        return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+
+    def _setup_tensor(self) -> None:
+        device = self._device()
+        train_x, train_y = map(torch.from_numpy, idx.load_split(self.root, train=True))
+        test_x, test_y = map(torch.from_numpy, idx.load_split(self.root, train=False))
+        train_idx, val_idx = self._split_indices(len(train_y))
+
+        def prepared(images: torch.Tensor) -> torch.Tensor:
+            if self.storage == "uint8":
+                x = images.unsqueeze(1)
+                p = self.pad
+                return (F.pad(x, (p, p, p, p), value=0) if p else x).contiguous().to(device)
+            return normalize(images, self.pad, self.mean, self.std).to(device)
+
+        # split while still uint8, so the full float training set never exists twice
+        self._sets["train"] = (prepared(train_x[train_idx]), train_y[train_idx].to(device))
+        self._sets["test"] = (prepared(test_x), test_y.to(device))
+        if self.val_size:
+            self._sets["val"] = (prepared(train_x[val_idx]), train_y[val_idx].to(device))
+        else:
+            self._sets["val"] = self._sets["test"]
+
+    def _setup_torchvision(self) -> None:
+        from torchvision import transforms
+        from torchvision.datasets import MNIST
+
+        for train in (True, False):  # the same structural checks as the tensor path
+            idx.load_split(self.root, train=train)
+        tf = transforms.Compose(
+            [
+                transforms.Pad(self.pad),
+                transforms.ToTensor(),
+                transforms.Normalize((self.mean,), (self.std,)),
+            ]
+        )
+        full = MNIST(str(self.root), train=True, transform=tf, download=False)
+        test = MNIST(str(self.root), train=False, transform=tf, download=False)
+        train_idx, val_idx = self._split_indices(len(full))
+        self._sets["train"] = (Subset(full, train_idx.tolist()),)
+        self._sets["test"] = (test,)
+        self._sets["val"] = (Subset(full, val_idx.tolist()),) if self.val_size else (test,)
+
+    # -- loaders -------------------------------------------------------------------------------
+    def _loader(self, split: str) -> TensorBatches | DataLoader:
+        self.setup()
+        train = split == "train"
+        batch = self.batch_size if train else self.eval_batch_size
+        if self.loader == "torchvision":
+            dataset: Dataset = self._sets[split][0]
+            generator = torch.Generator().manual_seed(self.shuffle_seed) if train else None
+            return DataLoader(
+                dataset,
+                batch_size=batch,
+                shuffle=train,
+                generator=generator,
+                num_workers=self.num_workers,
+                pin_memory=self.pin_memory,
+                persistent_workers=self.num_workers > 0,
+            )
+        images, labels = self._sets[split]
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        return TensorBatches(
+            images,
+            labels,
+            batch_size=batch,
+            shuffle=train,
+            seed=self.shuffle_seed,
+            transform=_Normalize(self.mean, self.std) if self.storage == "uint8" else None,
+            epoch_fn=(lambda: trainer.current_epoch) if trainer else None,
+            rank=rank,
+            world_size=world,
+        )
+
+    def train_dataloader(self) -> TensorBatches | DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> TensorBatches | DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> TensorBatches | DataLoader:
+        return self._loader("test")

@@ -1,0 +1,152 @@
+"""The LightningModule: cross-entropy training of any classifier, one torchmetrics Accuracy per stage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from torch import nn
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from mnist_exp.core.errors import Diverged
+from mnist_exp.core.models import model_config
+
+
+class MNISTClassifier(pl.LightningModule):
+    """Wraps an `nn.Module`; the optimizer and scheduler arrive as Hydra partials (built from the
+        `module` config group, like every other object).
+
+        Metrics are accumulated on the device and read once per epoch, so no training step waits on
+        a host sync. The optimization is written out (Lightning's manual optimization): measured about
+        20% faster per MLP epoch on the CPU than Lightning's closure-based automatic loop, with the same
+        math. The hyperparameters hold the network's own config (`net_config`, read from the network),
+    so a checkpoint alone rebuilds it.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer] | None,
+        scheduler: Callable[..., Any] | None = None,
+        num_classes: int = 10,
+        data_config: dict | None = None,
+        check_finite: bool = True,
+        channels_last: bool = True,
+    ) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
+        self.hparams["net_config"] = model_config(net)
+        # channels_last: measured about 20% faster for LeNet's convolutions on this CPU (oneDNN)
+        self.net = net.to(memory_format=torch.channels_last) if channels_last else net
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.criterion = nn.CrossEntropyLoss()
+        kw = {"num_classes": num_classes, "validate_args": False}
+        self.train_acc = MulticlassAccuracy(average="micro", **kw)
+        self.val_acc = MulticlassAccuracy(average="micro", **kw)
+        self.test_acc = MulticlassAccuracy(average="micro", **kw)
+        self.train_loss = MeanMetric(nan_strategy="disable")  # NaN propagates (divergence), no host sync
+        self.val_loss = MeanMetric(nan_strategy="disable")  # NaN propagates (divergence), no host sync
+        self.test_loss = MeanMetric(nan_strategy="disable")  # NaN propagates (divergence), no host sync
+        self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # in checkpoints: a resumed run keeps its best so far
+
+    @classmethod
+    def from_checkpoint_dict(
+        cls, ckpt: dict[str, Any], fix_net_config: Callable[[dict], dict] = dict
+    ) -> MNISTClassifier:
+        """Rebuild the trained model from a loaded checkpoint alone (its saved network config)."""
+        hparams = dict(ckpt["hyper_parameters"])
+        net = instantiate(fix_net_config(hparams.pop("net_config")))
+        model = cls(net=net, optimizer=None, **hparams)
+        model.load_state_dict(ckpt["state_dict"])
+        return model.eval()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def _step(
+        self, batch: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x, y = batch
+        logits = self.net(x)
+        return self.criterion(logits, y), logits, y
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        optimizer = self.optimizers()
+        loss, logits, y = self._step(batch)
+        optimizer.zero_grad(set_to_none=True)
+        if self.hparams.check_finite and (self.device.type == "cpu" or batch_idx % 50 == 0):
+            # stop at once: a NaN loss poisons every later step (on a GPU, checked every 50 steps
+            # to avoid a host sync per step)
+            if not torch.isfinite(loss):
+                raise Diverged(
+                    f"Training diverged: the loss became {loss.item()} at epoch {self.current_epoch}, "
+                    f"batch {batch_idx}. Fix: a smaller optimizer.lr (now "
+                    f"{optimizer.param_groups[0]['lr']})."
+                )
+        self.manual_backward(loss)
+        optimizer.step()
+        self.train_loss.update(loss.detach(), weight=len(y))
+        self.train_acc.update(logits.detach(), y)
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/loss", self.train_loss.compute(), sync_dist=True)
+        self.log("train/acc", self.train_acc.compute(), sync_dist=True)
+        self.train_loss.reset()
+        self.train_acc.reset()
+        for callback in self.trainer.callbacks:  # per-epoch history, now that train and val are logged
+            if hasattr(callback, "on_epoch_metrics"):
+                callback.on_epoch_metrics(self.trainer, self)
+        scheduler = self.lr_schedulers()
+        if scheduler is not None:
+            scheduler.step()
+
+    def on_validation_epoch_start(self) -> None:
+        self.val_loss.reset()
+        self.val_acc.reset()
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        loss, logits, y = self._step(batch)
+        self.val_loss.update(loss, weight=len(y))
+        self.val_acc.update(logits, y)
+
+    def on_validation_epoch_end(self) -> None:
+        acc = self.val_acc.compute()
+        self.log("val/loss", self.val_loss.compute(), sync_dist=True)
+        self.log("val/acc", acc, sync_dist=True, prog_bar=True)
+        if not self.trainer.sanity_checking:
+            self.val_acc_best.update(acc)
+            self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True)
+
+    def on_test_epoch_start(self) -> None:
+        self.test_loss.reset()
+        self.test_acc.reset()
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        loss, logits, y = self._step(batch)
+        self.test_loss.update(loss, weight=len(y))
+        self.test_acc.update(logits, y)
+        return {"preds": logits.argmax(dim=1)}  # for the confusion matrix and mistakes callback
+
+    def on_test_epoch_end(self) -> None:
+        self.log("test/loss", self.test_loss.compute(), sync_dist=True)
+        self.log("test/acc", self.test_acc.compute(), sync_dist=True)
+
+    def configure_optimizers(self) -> Any:
+        if self.optimizer_factory is None:
+            raise RuntimeError("This model was loaded for evaluation: it has no optimizer.")
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
+        }

@@ -1,0 +1,135 @@
+"""Prediction on digits of your own (`mnist-exp-predict ckpt_path=... images='[my7.png,scan.jpg]'`).
+
+Each image is prepared the way MNIST's digits were: grayscale, inverted if dark-on-light, cropped
+to the digit, fitted into 20x20, centred by mass in 28x28; then the run's own pad and normalize.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, ListConfig
+from PIL import Image, UnidentifiedImageError
+from rich.console import Console
+from rich.table import Table
+
+from mnist_exp.core.checkpoint import load_checkpoint
+from mnist_exp.core.data import normalize
+from mnist_exp.core.errors import UserError
+
+log = logging.getLogger("mnist_exp.predict")
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm"}
+
+
+def mnist_like(image: Image.Image) -> np.ndarray:
+    """A picture of one digit -> 28x28 uint8, white digit on black, as MNIST prepared its digits."""
+    gray = np.asarray(image.convert("L"), dtype=np.float32)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if border.mean() > 127:  # dark ink on light paper: invert to MNIST's light-on-dark
+        gray = 255 - gray
+    gray = gray - np.median(border if border.mean() <= 127 else 255 - border)
+    gray = gray.clip(0, 255)
+    if gray.max() <= 0:
+        raise UserError("the image is blank (no digit found)")
+    rows = np.flatnonzero((gray > 0.2 * gray.max()).any(axis=1))
+    cols = np.flatnonzero((gray > 0.2 * gray.max()).any(axis=0))
+    crop = gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    crop = crop * (255.0 / crop.max())
+    h, w = crop.shape
+    scale = 20.0 / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    fitted = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize(size, Image.LANCZOS), np.float32)
+    total = fitted.sum()
+    ys, xs = np.indices(fitted.shape)
+    cy, cx = (ys * fitted).sum() / total, (xs * fitted).sum() / total
+    top = round(14 - cy)
+    left = round(14 - cx)
+    top = min(max(top, 0), 28 - fitted.shape[0])
+    left = min(max(left, 0), 28 - fitted.shape[1])
+    out = np.zeros((28, 28), np.float32)
+    out[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
+    return out.clip(0, 255).round().astype(np.uint8)
+
+
+def expand(images: list[str]) -> list[Path]:
+    """Files as given; a folder contributes its image files, sorted."""
+    paths: list[Path] = []
+    for item in images:
+        path = Path(str(item)).expanduser()
+        if path.is_dir():
+            paths += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            paths.append(path)
+    return paths
+
+
+def load_image(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise UserError("no such file")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return mnist_like(image)
+    except (UnidentifiedImageError, OSError) as err:
+        raise UserError(f"not a readable image ({type(err).__name__})") from None
+
+
+def predict(cfg: DictConfig) -> tuple[list[dict], list[tuple[Path, str]]]:
+    """Predictions for every readable image, and (file, reason) for those that failed."""
+    images = cfg.images
+    if isinstance(images, str):
+        images = [images]
+    if not isinstance(images, (list, ListConfig)) or not images:
+        raise UserError("images must name files or folders. Fix: images='[my7.png,scan.jpg]' or images=dir/")
+    model = load_checkpoint(cfg.ckpt_path)
+    data = model.hparams.get("data_config") or {"pad": 2, "mean": 0.5, "std": 1.0}
+    results, failures = [], []
+    for path in expand(list(images)):
+        try:
+            digit = torch.from_numpy(load_image(path)).unsqueeze(0)
+        except UserError as err:
+            failures.append((path, str(err)))
+            continue
+        x = normalize(digit, data["pad"], data["mean"], data["std"])
+        with torch.no_grad():
+            probs = torch.softmax(model(x), dim=1)[0]
+        top = torch.topk(probs, 3)
+        results.append(
+            {
+                "file": str(path),
+                "digit": int(top.indices[0]),
+                "probability": float(top.values[0]),
+                "top3": [(int(i), float(p)) for i, p in zip(top.indices, top.values, strict=True)],
+            }
+        )
+    return results, failures
+
+
+def show(results: list[dict], failures: list[tuple[Path, str]]) -> None:
+    """The table on the terminal, and one log line per image (predict.log)."""
+    table = Table("file", "predicted digit", "probability", "top-3")
+    for r in results:
+        top3 = ", ".join(f"{d} ({p:.2f})" for d, p in r["top3"])
+        table.add_row(r["file"], str(r["digit"]), f"{r['probability']:.3f}", top3)
+        log.info("%s: %d (p=%.3f; top-3 %s)", r["file"], r["digit"], r["probability"], top3)
+    longest = max((len(r["file"]) for r in results), default=0)
+    Console(width=max(100, longest + 70)).print(table)  # full file names, never folded
+    for path, reason in failures:
+        log.warning("%s: %s", path, reason)
+
+
+def write_csv(results: list[dict], failures: list[tuple[Path, str]], path: Path) -> None:
+    """predictions.csv: one row per image; an unreadable image has its reason and no digit."""
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "digit", "probability", "top3", "error"])
+        for r in results:
+            top3 = " ".join(f"{d}:{p:.4f}" for d, p in r["top3"])
+            writer.writerow([r["file"], r["digit"], f"{r['probability']:.6f}", top3, ""])
+        for file, reason in failures:
+            writer.writerow([str(file), "", "", "", reason])

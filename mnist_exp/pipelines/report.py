@@ -1,0 +1,262 @@
+"""The sweep report: one table of a sweep, from every job's own files (`mnist-exp-report`).
+
+    mnist-exp-report outputs/train/multiruns/2026-11-28_10-00-00_12345
+    mnist-exp-report <sweep dir> --metric test/acc
+
+Prints the table and writes report.md, results.csv, heatmap.png (batch size x lr, when both were
+swept) and curves.png (val accuracy per epoch of every job, the best one highlighted) into the
+sweep folder. Works on a sweep that is still running or was interrupted: what a job has not
+written yet is left blank, and the job is `incomplete`.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.ticker import MaxNLocator
+from omegaconf import OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from mnist_exp.core.overrides import override_pairs
+from mnist_exp.records.figures import plt
+from mnist_exp.records.history import read_history
+from mnist_exp.records.status import job_folders, read_status
+from mnist_exp.records.tables import markdown_table
+
+STATUSES = ("ok", "failed", "diverged", "incomplete")  # running, interrupted, not started: incomplete
+METRICS = ("val/acc_best", "test/acc", "val/acc", "train/loss", "val/loss")
+
+
+def _pct(value: Any) -> str:
+    return "" if value is None else f"{100 * value:.2f}"
+
+
+def _plain(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _seconds(value: Any) -> str:
+    return "" if value is None else f"{value:.0f}"
+
+
+# The one table of a sweep's columns: job key, title, how the printed tables show it.
+# results.csv holds the raw values of every column, plus the overrides and the error.
+COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
+    ("name", "job", _plain),
+    ("status", "status", _plain),
+    ("best_val_acc", "best val acc (%)", _pct),
+    ("best_epoch", "best epoch", _plain),
+    ("test_acc", "test acc (%)", _pct),
+    ("epochs", "epochs", _plain),
+    ("wall_s", "wall (s)", _seconds),
+]
+CSV_FIELDS = [key for key, _, _ in COLUMNS] + ["overrides", "error"]
+
+
+def _columns(metric: str) -> list[tuple[str, str, Callable[[Any], str]]]:
+    """The table's columns, plus the sort metric's own when it is not already one of them."""
+    if metric in ("val/acc_best", "test/acc"):
+        return COLUMNS
+    return [*COLUMNS, (metric, metric, lambda v: "" if v is None else f"{v:.4f}")]
+
+
+def _job(folder: Path) -> dict[str, Any]:
+    status = read_status(folder)
+    history = read_history(folder / "metrics.csv") if (folder / "metrics.csv").is_file() else []
+    metrics = status.get("metrics") or {}
+    state = status.get("status")
+    overrides = status.get("overrides")
+    if overrides is None:
+        try:
+            overrides = [str(o) for o in OmegaConf.load(folder / ".hydra" / "overrides.yaml")]
+        except Exception:
+            overrides = []
+    val = [r["val/acc"] for r in history if "val/acc" in r]
+    best = max(range(len(val)), key=val.__getitem__) if val else None
+    job: dict[str, Any] = {
+        "name": folder.name,
+        "folder": folder,
+        "status": state if state in ("ok", "failed", "diverged") else "incomplete",
+        "best_val_acc": val[best] if best is not None else metrics.get("val/acc_best"),
+        "best_epoch": int(history[best]["epoch"]) if best is not None else None,
+        "test_acc": metrics.get("test/acc"),
+        "epochs": len(history),
+        "wall_s": status.get("wall_s"),
+        "overrides": overrides,
+        "error": (status.get("error") or "").splitlines()[0][:160] if status.get("error") else "",
+        "history": history,
+    }
+    last = history[-1] if history else {}
+    for name in METRICS:  # the chosen metric, whichever it is
+        job[name] = metrics.get(name, last.get(name))
+    job["val/acc_best"] = job["best_val_acc"]
+    return job
+
+
+def collect(sweep_dir: Path) -> list[dict[str, Any]]:
+    return [_job(folder) for folder in job_folders(sweep_dir)]
+
+
+def _sort_key(metric: str):
+    lower_is_better = "loss" in metric
+
+    def key(job: dict[str, Any]) -> tuple[int, float]:
+        value = job.get(metric)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return (1, 0.0)
+        return (0, value if lower_is_better else -value)
+
+    return key
+
+
+def _varying(jobs: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """Override keys whose value differs between jobs, with each job's value."""
+    pairs = [override_pairs(job["overrides"]) for job in jobs]
+    keys = dict.fromkeys(key for job_pairs in pairs for key in job_pairs)
+    values = {key: [job_pairs.get(key, "") for job_pairs in pairs] for key in keys}
+    return {k: v for k, v in values.items() if len(set(v)) > 1}
+
+
+def write_report(jobs: list[dict[str, Any]], out: Path, metric: str = "val/acc_best") -> list[dict[str, Any]]:
+    """report.md, results.csv, heatmap.png and curves.png in `out`; returns the jobs, sorted."""
+    jobs = sorted(jobs, key=_sort_key(metric))
+    with (out / "results.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for job in jobs:
+            writer.writerow({**job, "overrides": " ".join(job["overrides"])})
+    counts = {s: sum(j["status"] == s for j in jobs) for s in STATUSES}
+    columns = _columns(metric)
+    header = [title for _, title, _ in columns]
+    rows = [[show(job.get(key)) for key, _, show in columns] for job in jobs]
+    lines = [
+        f"# Sweep report: {out.name}\n",
+        f"{len(jobs)} jobs: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".",
+        f"Sorted by {metric} ({'lower' if 'loss' in metric else 'higher'} is better). Best validation "
+        "accuracy is the highest val/acc over the epochs (epochs counted from 0); the test accuracy is "
+        "that of the checkpoint the run tested.\n",
+        markdown_table(header, rows),
+    ]
+    errors = [j for j in jobs if j["error"]]
+    if errors:
+        lines.append("Errors:\n")
+        lines += [f"- `{j['name']}` ({j['status']}): {j['error']}" for j in errors]
+        lines.append("")
+    if heatmap(jobs, out / "heatmap.png", metric):
+        lines.append("![heatmap](heatmap.png)\n")
+    if curves(jobs, out / "curves.png"):
+        lines.append("![curves](curves.png)\n")
+    (out / "report.md").write_text("\n".join(lines))
+    return jobs
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def heatmap(jobs: Sequence[dict[str, Any]], path: Path, metric: str) -> bool:
+    """Batch size x lr -> metric (mean over jobs that share a cell), when both were swept."""
+    varying = _varying(jobs)
+    batch = next((k for k in varying if k.endswith("batch_size")), None)
+    lr = next((k for k in varying if k.rsplit(".", 1)[-1] == "lr"), None)
+    if batch is None or lr is None or len(set(varying[lr])) > 12 or len(set(varying[batch])) > 12:
+        return False  # not a grid (e.g. Optuna samples lr on a continuous scale)
+    batches = sorted(set(varying[batch]), key=_number)
+    lrs = sorted(set(varying[lr]), key=_number)
+    cells: dict[tuple[str, str], list[float]] = {}
+    for job, b, r in zip(jobs, varying[batch], varying[lr], strict=True):
+        value = job.get(metric)
+        if value is not None and not math.isnan(value):
+            cells.setdefault((b, r), []).append(value)
+    scale = 1 if "loss" in metric else 100
+    grid = [
+        [scale * sum(cells[b, r]) / len(cells[b, r]) if (b, r) in cells else math.nan for r in lrs]
+        for b in batches
+    ]
+    fig, ax = plt.subplots(figsize=(1.6 * len(lrs) + 2.5, 0.8 * len(batches) + 1.8))
+    image = ax.imshow(grid, cmap="viridis_r" if "loss" in metric else "viridis", aspect="auto")
+    ax.set_xticks(range(len(lrs)), lrs)
+    ax.set_yticks(range(len(batches)), batches)
+    ax.set_xlabel(lr)
+    ax.set_ylabel(batch)
+    finite = [v for row in grid for v in row if not math.isnan(v)]
+    middle = (max(finite) + min(finite)) / 2 if finite else 0
+    for i, row in enumerate(grid):
+        for j, value in enumerate(row):
+            text = "failed" if math.isnan(value) else f"{value:.2f}"
+            color = "white" if not math.isnan(value) and value < middle else "black"
+            ax.text(j, i, text, ha="center", va="center", color=color)
+    ax.set_title(f"{metric}{'' if 'loss' in metric else ' (%)'}")
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def curves(jobs: Sequence[dict[str, Any]], path: Path) -> bool:
+    """Val accuracy per epoch of every job; the first job (the best by the chosen metric) is bold."""
+    with_history = [j for j in jobs if any("val/acc" in r for r in j["history"])]
+    if not with_history:
+        return False
+    fig, ax = plt.subplots(figsize=(10, 5))
+    best = jobs[0] if jobs and jobs[0] in with_history else None
+    for job in with_history:
+        epochs = [int(r["epoch"]) for r in job["history"] if "val/acc" in r]
+        values = [100 * r["val/acc"] for r in job["history"] if "val/acc" in r]
+        if job is best:
+            ax.plot(
+                epochs,
+                values,
+                color="crimson",
+                linewidth=3,
+                marker="o",
+                label=f"best: {job['name']}",
+                zorder=3,
+            )
+        else:
+            ax.plot(epochs, values, linewidth=1, alpha=0.6, label=job["name"])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch (from 0)")
+    ax.set_ylabel("val acc (%)")
+    ax.set_title("Validation accuracy per epoch")
+    ax.grid(True, alpha=0.4)
+    ax.legend(
+        fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=2 if len(with_history) > 20 else 1
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def print_table(jobs: Sequence[dict[str, Any]], metric: str) -> None:
+    colors = {"ok": "green", "failed": "red", "diverged": "magenta", "incomplete": "yellow"}
+    columns = _columns(metric)
+    table = Table(title=f"sorted by {metric}")
+    for key, title, _ in columns:
+        table.add_column(title, justify="left" if key in ("name", "status") else "right")
+    for job in jobs:
+        cells = [show(job.get(key)) for key, _, show in columns]
+        cells[1] = f"[{colors[job['status']]}]{job['status']}[/]"
+        table.add_row(*cells)
+    Console(width=max(100, len(max((j["name"] for j in jobs), key=len)) + 80)).print(table)
+
+
+def report(sweep_dir: Path, metric: str = "val/acc_best") -> list[dict[str, Any]]:
+    """`mnist-exp-report`: read the sweep's jobs, write its report files, print the table."""
+    jobs = collect(sweep_dir)
+    jobs = write_report(jobs, sweep_dir, metric)
+    print_table(jobs, metric)
+    print(
+        f"Wrote {sweep_dir / 'report.md'}, results.csv, heatmap.png (if batch size and lr varied), curves.png"
+    )
+    return jobs

@@ -1,0 +1,106 @@
+"""Sweeps that can be trusted: jobs named by what the sweep varies, one failed job never ends the
+sweep, a re-run of the same sweep folder skips finished jobs and resumes unfinished ones, and the
+launcher's exit code says whether every job succeeded."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, open_dict
+
+from mnist_exp.core.errors import Interrupted, UserError
+from mnist_exp.core.overrides import SWEPT_ENV
+from mnist_exp.pipelines.report import collect, write_report
+from mnist_exp.records.status import read_status, write_status
+from mnist_exp.setup.runtime import hydra_overrides, swept_keys
+
+log = logging.getLogger("mnist_exp.sweep")
+
+FINAL = ("ok", "diverged")  # a re-run skips these; failed, interrupted and running are run again
+
+
+class SweepCallback(Callback):
+    """Hydra callback: names the jobs, and at the end of a sweep writes its report and sets the
+    exit code (1 when any job failed, diverged or did not finish)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        keys = swept_keys(config)
+        os.environ[SWEPT_ENV] = ",".join(keys)
+        log.info("Sweep over %s -> %s", ", ".join(keys) or "(nothing varies)", config.hydra.sweep.dir)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        jobs = collect(sweep_dir)
+        if not any((job["folder"] / "status.json").is_file() for job in jobs):
+            return  # not a training sweep (e.g. mnist-exp-eval -m): nothing to report
+        try:
+            write_report(jobs, sweep_dir, metric=str(config.get("optimized_metric") or "val/acc_best"))
+        except Exception as err:  # the report must never hide the sweep's own outcome
+            log.warning("Could not write the sweep report: %s", err)
+        counts: dict[str, int] = {}
+        for job in jobs:
+            counts[job["status"]] = counts.get(job["status"], 0) + 1
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        print(f"Sweep {sweep_dir}: {len(jobs)} jobs: {summary}. Report: {sweep_dir / 'report.md'}")
+        bad = [j for j in jobs if j["status"] != "ok"]
+        if bad:
+            for job in bad:
+                print(f"  {job['status']:>10}  {job['name']}  {job.get('error') or ''}".rstrip())
+            retry = [j for j in bad if j["status"] in ("failed", "incomplete")]
+            hint = (
+                f" Re-run the same command with hydra.sweep.dir={sweep_dir} to retry the "
+                f"{len(retry)} failed or unfinished (ok and diverged jobs are skipped)."
+                if retry
+                else ""
+            )
+            print(f"{len(bad)} of {len(jobs)} jobs did not succeed (exit code 1).{hint}", file=sys.stderr)
+            sys.exit(1)
+
+
+def run_sweep_job(cfg: DictConfig, train_fn: Callable[[DictConfig], dict[str, float]]) -> float | None:
+    """One job of a multirun. Skips a job that finished in an earlier run of this sweep, resumes
+    one that stopped, and turns a failure into a recorded status and a None result, so the sweep
+    goes on (Optuna records None as a failed trial)."""
+    out = Path(cfg.paths.output_dir)
+    name = out.name
+    status = read_status(out)
+    overrides = hydra_overrides()
+    if status.get("status") in FINAL and status.get("overrides") == overrides:
+        log.info("Job %s: %s in an earlier run of this sweep; skipped.", name, status["status"])
+        return (status.get("metrics") or {}).get("optimized_metric")
+    last = out / "checkpoints" / "last.ckpt"
+    if status and last.is_file() and not cfg.get("ckpt_path"):
+        if status.get("overrides") not in (None, overrides):
+            message = (
+                f"{out} holds a job with other overrides ({status.get('overrides')}). "
+                "Fix: re-run the sweep with its own overrides, or choose a new hydra.sweep.dir."
+            )
+            log.error("Job %s: %s", name, message)
+            return None
+        with open_dict(cfg):
+            cfg.ckpt_path = str(last)
+        log.info("Job %s: resuming from %s.", name, last)
+    try:
+        return train_fn(cfg).get("optimized_metric")
+    except Interrupted:
+        raise Interrupted(
+            f"Sweep interrupted in job {name}; its finished epochs are saved. Resume the sweep with "
+            f"the same command plus hydra.sweep.dir={out.parent} (finished jobs are skipped)."
+        ) from None
+    except KeyboardInterrupt:
+        raise
+    except UserError as err:  # bad values, missing data, divergence: one line, no traceback
+        log.error("Job %s failed: %s", name, err)
+        error = str(err)
+    except Exception as err:
+        log.exception("Job %s failed", name)
+        error = f"{type(err).__name__}: {err}"
+    if read_status(out).get("status") not in ("failed", "diverged"):
+        write_status(out, "failed", error=error, overrides=overrides)
+    return None

@@ -1,0 +1,228 @@
+"""Training: `train(cfg) -> metrics`, a pure function over a composed config that the entry point
+and the tests call alike. Fit, then test the chosen checkpoint; status.json says how it ended."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.utilities import rank_zero_only
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from mnist_exp.core.checkpoint import checkpoint_epoch
+from mnist_exp.core.errors import Diverged, Interrupted
+from mnist_exp.records.callbacks import AtomicCheckpointIO
+from mnist_exp.records.hparams import log_hparams
+from mnist_exp.records.status import read_status, write_status
+from mnist_exp.setup.runtime import hydra_overrides, in_multirun, torch_threads
+from mnist_exp.setup.validate import validate
+
+log = logging.getLogger("mnist_exp.train")
+Status = Callable[..., None]
+
+
+def build_callbacks(cfg: DictConfig, has_logger: bool) -> list[pl.Callback]:
+    callbacks = []
+    for name, conf in (cfg.get("callbacks") or {}).items():
+        if not isinstance(conf, DictConfig) or "_target_" not in conf:
+            continue
+        if not has_logger and conf._target_.endswith("LearningRateMonitor"):
+            log.info("No logger configured: callback '%s' (learning-rate monitor) left out.", name)
+            continue
+        callbacks.append(instantiate(conf))
+    return callbacks
+
+
+def build_loggers(cfg: DictConfig) -> list[Any]:
+    return [
+        instantiate(conf)
+        for conf in (cfg.get("logger") or {}).values()
+        if isinstance(conf, DictConfig) and "_target_" in conf
+    ]
+
+
+def build_trainer(cfg: DictConfig, loggers: list[Any], extra: list[pl.Callback]) -> pl.Trainer:
+    callbacks = build_callbacks(cfg, has_logger=bool(loggers)) + extra
+    return instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
+    )
+
+
+def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> dict[str, float]:
+    """Fit, then test the best checkpoint; return every logged metric as a float.
+
+    `extra_callbacks` lets benchmarks and tests observe a real run without changing its config.
+    """
+    validate(cfg)
+    started = time.time()
+    _prepare_process(cfg)
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    status = _status_writer(cfg, output_dir, started)
+    datamodule: pl.LightningDataModule = instantiate(cfg.data)
+    datamodule.prepare_data()  # a missing or damaged file fails here, before any training setup
+    model: pl.LightningModule = instantiate(cfg.module)
+    params = sum(p.numel() for p in model.parameters())
+    log.info("%s, %s parameters; run folder %s", type(model.net).__name__, f"{params:,}", output_dir)
+    loggers = build_loggers(cfg)
+    trainer = build_trainer(cfg, loggers, list(extra_callbacks or []))
+    if rank_zero_only.rank == 0:
+        for lg in loggers:
+            lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        log_hparams(loggers, cfg, hydra_overrides())
+    metrics: dict[str, float] = {}
+    if cfg.get("train", True):
+        _fit(trainer, model, datamodule, cfg.get("ckpt_path"), status, output_dir)
+        metrics.update(_floats(trainer.callback_metrics))
+    if cfg.get("test", True):
+        metrics.update(_test(trainer, model, datamodule, cfg.get("test_ckpt", "best")))
+    name = cfg.get("optimized_metric")
+    if name and name in metrics:
+        metrics["optimized_metric"] = metrics[name]
+    status("ok", epoch=trainer.current_epoch, metrics=metrics)
+    _summary(metrics)
+    return metrics
+
+
+def quiet_lightning() -> None:
+    """Lightning's start-up chatter (accelerator lines, tips, `limit_*` notes) is information
+    about Lightning, not about the run: keep its warnings, drop its info lines. torch's pytree
+    deprecation, which Lightning triggers on every fit and test, is not the user's to fix."""
+    for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*is deprecated")
+    # a quick run (debug=limit, a few batches) logs less often than every 50 steps: not a problem
+    warnings.filterwarnings("ignore", message=r".*smaller than the logging interval")
+
+
+def _prepare_process(cfg: DictConfig) -> None:
+    """Threads, determinism and seeds: process-wide settings a run needs before anything is built."""
+    quiet_lightning()
+    threads = torch_threads(cfg)
+    if threads:
+        torch.set_num_threads(threads)
+        log.info("torch threads: %d", threads)
+    if cfg.trainer.get("deterministic"):
+        # Deterministic mode also fills every new tensor with NaN, which costs time and
+        # guards only against reading uninitialized memory; the results stay deterministic.
+        torch.utils.deterministic.fill_uninitialized_memory = False
+    if cfg.get("seed") is not None:
+        pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    _ddp_in_multirun(cfg)
+
+
+def _status_writer(cfg: DictConfig, output_dir: Path, started: float) -> Status:
+    """status.json of this run (rank 0 only); wall time adds up over resumes."""
+    previous = read_status(output_dir) if cfg.get("ckpt_path") else {}
+    info = {"overrides": hydra_overrides(), "started": started}
+
+    def status(state: str, **more: Any) -> None:
+        if rank_zero_only.rank != 0:
+            return
+        wall = float(previous.get("wall_s") or 0.0) + time.time() - started
+        write_status(output_dir, state, wall_s=round(wall, 2), **info, **more)
+
+    return status
+
+
+def _fit(
+    trainer: pl.Trainer, model: Any, datamodule: Any, ckpt_path: str | None, status: Status, run_dir: Path
+) -> None:
+    """trainer.fit, with how it ended written to status.json."""
+    status("running")
+    try:
+        with _signals_stop(trainer):
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    except Diverged as err:
+        status("diverged", epoch=trainer.current_epoch, error=str(err))
+        raise
+    except SIGTERMException:
+        status("interrupted", epoch=trainer.current_epoch)
+        raise Interrupted(_resume_hint(run_dir, trainer)) from None
+    except BaseException as err:
+        status("failed", epoch=trainer.current_epoch, error=f"{type(err).__name__}: {err}")
+        raise
+
+
+def _test(trainer: pl.Trainer, model: Any, datamodule: Any, which: str) -> dict[str, float]:
+    """Test `best` (by val/acc) or `last`; with data.val_size=0 the best would be chosen on the
+    test set, so the seed experiments test the last epoch instead."""
+    callback = trainer.checkpoint_callback
+    ckpt = (callback.best_model_path if which == "best" else callback.last_model_path) if callback else None
+    if not ckpt:
+        log.warning("No checkpoint to test: testing the weights in memory.")
+    trainer.test(model, datamodule=datamodule, ckpt_path=ckpt or None, weights_only=False)
+    metrics = _floats(trainer.callback_metrics)
+    if ckpt:
+        metrics["test/ckpt_epoch"] = float(checkpoint_epoch(ckpt))
+    return metrics
+
+
+def _floats(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def _resume_hint(run_dir: Path, trainer: pl.Trainer) -> str:
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        return (
+            f"Interrupted in the first epoch of {run_dir}: no epoch finished, nothing to resume. "
+            "Fix: start the run again."
+        )
+    return (
+        f"Interrupted during epoch {trainer.current_epoch} (0-based); the run is saved up to the end "
+        f"of epoch {checkpoint_epoch(last)} in {last}.\nResume it with: mnist-exp-train resume={run_dir}"
+    )
+
+
+@contextmanager
+def _signals_stop(trainer: pl.Trainer) -> Iterator[None]:
+    """Ctrl-C ends the run like SIGTERM: cleanly after the current step (a second Ctrl-C kills)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, previous)
+        print("\nStopping after this step (Ctrl-C again to kill) ...", file=sys.stderr)
+        trainer._signal_connector.received_sigterm = True
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _summary(metrics: dict[str, float]) -> None:
+    if rank_zero_only.rank != 0:
+        return
+    shown = {k: v for k, v in metrics.items() if "/" in k}
+    for key in sorted(shown):
+        log.info("%-14s %.4f", key, shown[key])
+    if "test/acc" in metrics:
+        print(f"test/acc: {100 * metrics['test/acc']:.2f}%")
+
+
+def _ddp_in_multirun(cfg: DictConfig) -> None:
+    """Lightning's `ddp` starts the other ranks by re-running the command line, which inside a
+    multirun would start the whole sweep again: there the ranks are spawned instead (`ddp_spawn`).
+    Under SLURM or torchrun the ranks already exist and nothing changes."""
+    external = any(k in os.environ for k in ("SLURM_NTASKS", "TORCHELASTIC_RUN_ID", "LOCAL_RANK"))
+    if cfg.trainer.get("strategy") == "ddp" and in_multirun() and not external:
+        with open_dict(cfg):
+            cfg.trainer.strategy = "ddp_spawn"
+        log.info("DDP inside a multirun: ranks are spawned (strategy ddp_spawn).")

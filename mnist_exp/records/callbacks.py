@@ -1,0 +1,232 @@
+"""Callbacks that make a run show what it did: per-epoch history (metrics.csv, accuracy.png)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.plugins.io import TorchCheckpointIO
+
+from mnist_exp.core.errors import UserError
+from mnist_exp.records.figures import (
+    accuracy_figure,
+    confusion_figure,
+    feature_grid_figure,
+    log_figure,
+    mistakes_figure,
+    save_sample_png,
+)
+from mnist_exp.records.history import HISTORY_KEYS, read_history, write_history
+
+log = logging.getLogger(__name__)
+
+
+class EpochHistory(pl.Callback):
+    """After every epoch, append its metrics to `metrics.csv` and redraw `accuracy.png`.
+
+    The file is complete after each epoch, so a stopped run still leaves its history. The module
+    calls `on_epoch_metrics` once the epoch's train and val metrics are both logged (Lightning runs
+    validation before the training epoch ends, and callbacks' epoch-end hooks before the module's).
+    """
+
+    def __init__(
+        self, dirpath: str, filename: str = "metrics.csv", plot: str | None = "accuracy.png"
+    ) -> None:
+        self.dirpath = Path(dirpath)
+        self.filename = filename
+        self.plot = plot
+        self.rows: list[dict[str, float]] = []
+
+    @property
+    def path(self) -> Path:
+        return self.dirpath / self.filename
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # a resumed run continues its own history: keep rows of epochs before the resume point
+        # (on_train_start: the checkpoint's epoch is restored by then, unlike in on_fit_start)
+        self.rows = [r for r in read_history(self.path) if r["epoch"] < trainer.current_epoch]
+
+    def on_epoch_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        metrics = trainer.callback_metrics
+        row = {"epoch": float(trainer.current_epoch)}
+        row.update({k: float(metrics[k]) for k in HISTORY_KEYS if k in metrics})
+        row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"]) if trainer.optimizers else 0.0
+        self.rows.append(row)
+        write_history(self.path, self.rows)
+        shown = "  ".join(
+            f"{k} {100 * row[k]:.2f}%" if k.endswith("acc") else f"{k} {row[k]:.4f}"
+            for k in HISTORY_KEYS
+            if k in row
+        )
+        log.info("epoch %d: %s  lr %g", trainer.current_epoch, shown, row["lr"])
+        if self.plot:
+            figure = accuracy_figure(self.rows)
+            figure.savefig(self.dirpath / self.plot, dpi=100)
+            log_figure(trainer, "accuracy", figure, trainer.current_epoch)
+
+
+class FeatureMapDump(pl.Callback):
+    """Dump a layer's activations (default: LeNet's ReLU(conv2), the seed's C3 maps) as tensor and PNGs.
+
+    `source="train"` takes the first training batch of the epoch, as the seed does; `source="test"`
+    a fixed set of test images, so that epochs compare. (The option is `source` since `from` is a
+    Python keyword.) `every_n_epochs=None` dumps the last epoch only. A model without the layer
+    (the MLP) gets one warning and no dump.
+    """
+
+    def __init__(
+        self,
+        dirpath: str,
+        layer: str = "conv2",
+        every_n_epochs: int | None = None,
+        num_samples: int | None = 16,
+        source: str = "train",
+    ) -> None:
+        if source not in ("train", "test"):
+            raise UserError(f"callbacks.feature_maps.source '{source}' is unknown. Fix: train or test.")
+        self.dirpath = Path(dirpath)
+        self.layer = layer
+        self.every_n_epochs = every_n_epochs
+        self.num_samples = num_samples
+        self.source = source
+        self._batch: tuple | None = None
+        self._disabled = False
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._module(pl_module) is None and not self._uses_feature_map(pl_module):
+            log.warning(
+                "feature maps: %s has no layer '%s'; no activations are dumped.",
+                type(pl_module.net).__name__,
+                self.layer,
+            )
+            self._disabled = True
+
+    def _uses_feature_map(self, pl_module: pl.LightningModule) -> bool:
+        return self.layer == "conv2" and hasattr(pl_module.net, "feature_map")
+
+    def _module(self, pl_module: pl.LightningModule):
+        return dict(pl_module.net.named_modules()).get(self.layer)
+
+    def _due(self, trainer: pl.Trainer) -> bool:
+        epoch = trainer.current_epoch
+        if self.every_n_epochs:
+            return (epoch + 1) % self.every_n_epochs == 0 or epoch + 1 == trainer.max_epochs
+        return epoch + 1 == trainer.max_epochs
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        if batch_idx == 0 and self.source == "train" and not self._disabled and self._due(trainer):
+            x, y = batch
+            n = self.num_samples or len(y)
+            self._batch = (x[:n].detach().clone(), y[:n].detach().clone())
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._disabled or not self._due(trainer) or not trainer.is_global_zero:
+            return
+        if self.source == "test":
+            x, y = next(iter(trainer.datamodule.test_dataloader()))
+            n = self.num_samples or len(y)
+            batch = (x[:n].to(pl_module.device), y[:n])
+        elif self._batch is not None:
+            batch = self._batch
+        else:
+            return
+        self.dump(trainer, pl_module, *batch)
+        self._batch = None
+
+    def activations(self, pl_module: pl.LightningModule, x):
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            with torch.no_grad():
+                if self._uses_feature_map(pl_module):
+                    return pl_module.net.feature_map(x)
+                captured = []
+                handle = self._module(pl_module).register_forward_hook(
+                    lambda _m, _i, out: captured.append(out.detach())
+                )
+                try:
+                    pl_module.net(x)
+                finally:
+                    handle.remove()
+                return captured[0]
+        finally:
+            pl_module.train(was_training)
+
+    def dump(self, trainer: pl.Trainer, pl_module: pl.LightningModule, x, y) -> None:
+        acts = self.activations(pl_module, x).float().cpu().contiguous()
+        folder = self.dirpath / f"epoch_{trainer.current_epoch:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {
+                "activations": acts,
+                "inputs": x.float().cpu().contiguous(),
+                "labels": y.cpu(),
+                "layer": self.layer,
+                "epoch": trainer.current_epoch,
+            },
+            folder / "activations.pt",
+        )
+        summed = acts.sum(dim=1) if acts.dim() == 4 else acts
+        for i, image in enumerate(summed):
+            save_sample_png(image.numpy(), folder / f"sample_{i}.png")
+        figure = feature_grid_figure(acts, y.cpu().tolist(), self.layer)
+        figure.savefig(folder / "grid.png", dpi=80)
+        log_figure(trainer, f"feature_maps/{self.layer}", figure, trainer.current_epoch)
+
+
+class TestReport(pl.Callback):
+    """After testing: `confusion_matrix.png` (counts and normalized) and `mistakes.png` (up to 64
+    misclassified test images with true/predicted label), both also in TensorBoard."""
+
+    def __init__(self, dirpath: str, max_mistakes: int = 64, num_classes: int = 10) -> None:
+        self.dirpath = Path(dirpath)
+        self.max_mistakes = max_mistakes
+        self.num_classes = num_classes
+
+    def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.confusion = torch.zeros(self.num_classes, self.num_classes, dtype=torch.long)
+        self.mistakes: list[tuple] = []
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        x, y = batch
+        preds = outputs["preds"].cpu()
+        y = y.cpu()
+        self.confusion += torch.bincount(y * self.num_classes + preds, minlength=self.num_classes**2).view(
+            self.num_classes, self.num_classes
+        )
+        wrong = (preds != y).nonzero().flatten()
+        room = self.max_mistakes - len(self.mistakes)
+        for i in wrong[:room].tolist():
+            self.mistakes.append((x[i, 0].float().cpu(), int(y[i]), int(preds[i])))
+
+    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.world_size > 1:  # DDP: every rank saw its own shard; count them all
+            self.confusion = trainer.strategy.reduce(self.confusion, reduce_op="sum").long().cpu()
+        if not trainer.is_global_zero:
+            return
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        step = trainer.global_step
+        figure = confusion_figure(self.confusion)
+        figure.savefig(self.dirpath / "confusion_matrix.png", dpi=100)
+        log_figure(trainer, "test/confusion_matrix", figure, step)
+        figure = mistakes_figure(self.mistakes)
+        figure.savefig(self.dirpath / "mistakes.png", dpi=100)
+        log_figure(trainer, "test/mistakes", figure, step)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Write a checkpoint to a temporary file, then rename it over the old one.
+
+    A kill in the middle of a write leaves the previous `last.ckpt` intact and loadable.
+    """
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        super().save_checkpoint(checkpoint, tmp, storage_options)
+        os.replace(tmp, path)

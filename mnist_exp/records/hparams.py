@@ -1,0 +1,76 @@
+"""The run's record in TensorBoard's HParams tab: its hyperparameters and the metrics to show."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from omegaconf import OmegaConf
+from pytorch_lightning.loggers import TensorBoardLogger
+from torch.utils.tensorboard.summary import hparams
+
+from mnist_exp.core.overrides import NOT_IN_NAME, split_override
+
+HPARAM_METRICS = ("val/acc_best", "val/acc", "test/acc", "train/loss", "val/loss")
+
+
+def run_hparams(cfg: Any, overrides: Sequence[str] | None = None) -> dict[str, Any]:
+    """What TensorBoard's HParams tab shows for a run: the usual knobs, plus every overridden key."""
+
+    def cls(node: Any) -> str:
+        return str(node.get("_target_", "none")).rsplit(".", 1)[-1] if node else "none"
+
+    opt, data, model = cfg.get("optimizer") or {}, cfg.get("data") or {}, cfg.get("model") or {}
+    hp: dict[str, Any] = {
+        "model": cls(model),
+        "optimizer": cls(opt),
+        "lr": opt.get("lr"),
+        "momentum": opt.get("momentum", 0.0),
+        "weight_decay": opt.get("weight_decay", 0.0),
+        "batch_size": data.get("batch_size"),
+        "seed": cfg.get("seed"),
+        "epochs": (cfg.get("trainer") or {}).get("max_epochs"),
+        "scheduler": cls(cfg.get("scheduler")),
+    }
+    for key in ("activation", "hidden"):
+        if key in model:
+            hp[key] = model[key]
+    covered = {
+        "optimizer.lr",
+        "optimizer.momentum",
+        "optimizer.weight_decay",
+        "data.batch_size",
+        "seed",
+        "trainer.max_epochs",
+        "model",
+        "optimizer",
+        "scheduler",
+        "model.activation",
+        "model.hidden",
+    }
+    for key, _ in filter(None, map(split_override, map(str, overrides or ()))):
+        if key in covered or key.startswith(NOT_IN_NAME):
+            continue
+        value = OmegaConf.select(cfg, key.replace("/", "."), default=None)
+        if isinstance(value, (bool, int, float, str)):
+            hp[key] = value
+    return {
+        k: ("none" if v is None else v)
+        for k, v in hp.items()
+        if isinstance(v, (bool, int, float, str)) or v is None
+    }
+
+
+def log_hparams(loggers: Sequence[Any], cfg: Any, overrides: Sequence[str] | None = None) -> None:
+    """Declare the run's hyperparameters and metrics to TensorBoard's HParams tab (call on rank 0).
+
+    Written at the start so a running or failed run is listed too; the tab takes each metric's
+    value from the run's own scalar of that name, so it shows the final values as they are logged.
+    """
+    hp = run_hparams(cfg, overrides)
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            writer = logger.experiment._get_file_writer()
+            for summary in hparams(hp, dict.fromkeys(HPARAM_METRICS, 0.0)):
+                writer.add_summary(summary)
+            writer.flush()

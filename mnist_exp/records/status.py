@@ -1,0 +1,34 @@
+"""`status.json`, a run folder's own account of itself, and which folders of a sweep are runs.
+
+Torch-free: the sweep report reads it without loading the training stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+STATUSES = ("running", "ok", "interrupted", "diverged", "failed")
+
+
+def write_status(run_dir: Path, status: str, **info: Any) -> None:
+    """Write then rename, so a kill mid-write never leaves a half file. Callers under DDP call it
+    on rank 0 only."""
+    tmp = run_dir / ".status.json.tmp"
+    tmp.write_text(json.dumps({"status": status, **info}, indent=1, default=str))
+    os.replace(tmp, run_dir / "status.json")
+
+
+def read_status(run_dir: Path) -> dict[str, Any]:
+    """The run's status.json, or {} when there is none (yet) or it cannot be read."""
+    try:
+        return json.loads((run_dir / "status.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def job_folders(sweep_dir: Path) -> list[Path]:
+    """The job folders of a sweep: those Hydra wrote a config into."""
+    return sorted(p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml"))

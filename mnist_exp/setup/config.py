@@ -1,0 +1,39 @@
+"""The packaged config folder, its resolvers, and the one way to compose a config from it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_exp.core.overrides import job_name
+
+# Inside the package (package data), so an installed wheel finds it from any folder.
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+PROCESS_ID = f"{os.getpid():05d}"
+
+
+def register_resolvers() -> None:
+    """`${run_id:}` makes folders unique: two runs started in the same second differ by process.
+
+    Cached in the config (use_cache) so a sweep's jobs, even in other processes, share one value.
+    `${job_name:...}` names a sweep job's folder by its swept overrides.
+    """
+    if not OmegaConf.has_resolver("run_id"):
+        OmegaConf.register_new_resolver("run_id", lambda: PROCESS_ID, use_cache=True)
+    if not OmegaConf.has_resolver("job_name"):
+        OmegaConf.register_new_resolver("job_name", job_name)
+
+
+register_resolvers()
+
+
+def compose(config_name: str = "config", overrides: Sequence[str] = (), hydra: bool = False) -> DictConfig:
+    """Compose `config_name` from the packaged configs, as the command line would (Hydra's errors
+    pass through; the entry points turn them into one message)."""
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return hydra_compose(config_name, overrides=list(overrides), return_hydra_config=hydra)

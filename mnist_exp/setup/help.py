@@ -1,0 +1,43 @@
+"""`--help` of the Hydra commands: the command's own groups and options, written from the packaged
+config folder. (Hydra's own `--help` rebuilds its config repository once per group option, which
+takes about a second; this reads the folder once.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from mnist_exp.setup.config import CONF_DIR, compose
+
+FOOTER = """\
+Hydra's flags work too: --cfg job (the composed config), --multirun/-m (a sweep),
+--hydra-help, --shell-completion/-sc install=bash."""
+
+
+def _defaults(config_name: str) -> dict[str, str | None]:
+    """The config's default groups and their chosen options, as its YAML file lists them."""
+    listed = OmegaConf.load(Path(CONF_DIR) / f"{config_name}.yaml").get("defaults") or []
+    out: dict[str, str | None] = {}
+    for entry in listed:
+        if isinstance(entry, str) or entry is None:
+            continue
+        for group, option in entry.items():
+            if not str(group).startswith(("hydra", "override")):
+                out[str(group)] = None if option is None else str(option)
+    return out
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (Path(CONF_DIR) / group).glob("*.yaml"))
+
+
+def help_text(prog: str, config_name: str, usage: str) -> str:
+    """Usage, the config groups (default marked with *), and every key with its default value."""
+    lines = [usage.rstrip(), "", "Config groups (group=option; * is the default):"]
+    for group, chosen in _defaults(config_name).items():
+        shown = [f"{o}*" if o == chosen else o for o in _options(group)]
+        lines.append(f"  {group + ':':<16}{', '.join(shown)}")
+    lines += ["", f"Options (key=value; `{prog} --cfg job` prints them with your overrides):", ""]
+    lines.append(OmegaConf.to_yaml(compose(config_name)).rstrip())
+    return "\n".join([*lines, "", FOOTER, ""])

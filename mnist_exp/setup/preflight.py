@@ -1,0 +1,165 @@
+"""Preflight: compose the config exactly as Hydra will and check it, every swept value included,
+before Hydra makes a run folder; Hydra's composition errors rewritten to name the fix."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_exp.core.errors import UserError
+from mnist_exp.setup.config import compose
+from mnist_exp.setup.validate import validate
+
+# Hydra flags that print something or run a sweep: left to Hydra as they are
+_HYDRA_FLAGS = {
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--version",
+    "--cfg",
+    "-c",
+    "--info",
+    "-i",
+    "--resolve",
+    "--package",
+    "-p",
+    "--shell-completion",
+    "-sc",
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--experimental-rerun",
+}
+
+
+def _keys(node: Any, prefix: str = "") -> list[str]:
+    out = []
+    if isinstance(node, DictConfig):
+        for key in node.keys():
+            full = f"{prefix}{key}"
+            out.append(full)
+            try:
+                out += _keys(node._get_node(key), f"{full}.")
+            except Exception:
+                continue
+    return out
+
+
+def explain_composition_error(err: Exception, config_name: str, prog: str) -> str:
+    """Hydra's composition errors, rewritten to name the fix (and the nearest known key)."""
+    text = str(err)
+    for plugin, extra, example in (
+        ("optuna", "optuna", "hparams_search=optuna"),
+        ("submitit", "slurm", "hydra/launcher=submitit_slurm"),
+        ("joblib", "", "hydra/launcher=joblib"),
+    ):
+        if re.search(rf"Could not find '[^']*{plugin}", text):
+            install = f"pip install 'mnist-exp[{extra}]'" if extra else "pip install mnist-exp"
+            return f"{example} needs Hydra's {plugin} plugin, which is not installed. Fix: {install}"
+    missing = re.search(r"Could not find '([^/']+)/([^']+)'", text)
+    if missing:
+        group, option = missing.groups()
+        options = re.findall(r"^\t(\S+)$", text.split("Config search path")[0], flags=re.M)
+        if not options:  # an unknown group altogether
+            return f"There is no config group '{group}'. Fix: see {prog} --help for the groups."
+        return (
+            f"{group}={option}: there is no '{option}' in group '{group}'. Fix: one of {', '.join(options)}."
+        )
+    override = re.search(r"Could not override '([^']+)'", text)
+    if override:
+        key = override.group(1)
+        known = _keys(compose(config_name))
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"Did you mean '{close[0]}'? " if close else ""
+        return (
+            f"Unknown config key '{key}'. {hint}Fix: use an existing key "
+            f"({prog} --cfg job lists them), or +{key}=... to add a new one on purpose."
+        )
+    first = " ".join(text.split("\n")[:2])
+    if "Primary config" in text or "Cannot find primary config" in text:
+        return f"The configs that ship with mnist-exp are missing: {first}. Fix: reinstall mnist-exp."
+    return (
+        f"Cannot read the command-line overrides: {first}. Fix: write them as key=value (see {prog} --help)."
+    )
+
+
+def _expand(overrides: list[str]) -> list[list[str]]:
+    """Each override as the plain overrides it stands for: a sweep `k=a,b` gives [k=a, k=b];
+    a range sweep gives its values; a search space Optuna samples (interval) gives none."""
+    expanded = []
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as err:
+        first = " ".join(str(err).split())[:300]
+        raise UserError(
+            f"Cannot read the command-line overrides: {first}. Fix: write them as key=value; quote a "
+            "value with spaces or other letters, e.g. 'hydra.run.dir=\"/data/my runs/ü\"'."
+        ) from None
+    for override in parsed:
+        if not override.is_sweep_override():
+            expanded.append([override.input_line or ""])
+            continue
+        key = override.get_key_element()
+        try:
+            expanded.append([f"{key}={v}" for v in override.sweep_string_iterator()])
+        except Exception:  # interval(...) and other sampled spaces: nothing to expand
+            expanded.append([])
+    return expanded
+
+
+def _compose(config_name: str, overrides: list[str], prog: str) -> DictConfig:
+    try:
+        return compose(config_name, overrides, hydra=True)
+    except HydraException as err:
+        raise UserError(explain_composition_error(err, config_name, prog)) from None
+
+
+def preflight(
+    config_name: str, argv: list[str], check: Callable[[DictConfig], None] | None = None, prog: str = ""
+) -> None:
+    """Compose the config as Hydra will, and run `check` on it, before Hydra makes a run folder.
+
+    For a sweep (`-m`, or a preset that sets hydra.mode), every swept value is checked too, each
+    in a config of its own, so a bad value fails at once instead of as one failed job among many.
+    Hydra's informational flags pass through untouched.
+    """
+    if any(a.split("=")[0] in _HYDRA_FLAGS for a in argv):
+        return
+    choices = _expand([a for a in argv if not a.startswith("-")])
+    first = [c[0] for c in choices if c]
+    cfg = _compose(config_name, first, prog)
+    params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
+    if params:  # a preset's sweep: its values are overrides too
+        choices += _expand([f"{k}={v}" for k, v in params.items()])
+        first = [c[0] for c in choices if c]
+        cfg = _compose(config_name, first, prog)
+    multirun = "-m" in argv or "--multirun" in argv or cfg.hydra.get("mode") == RunMode.MULTIRUN
+    variants = [first]
+    if multirun:
+        for i, values in enumerate(choices):
+            for value in values[1:]:
+                variant = list(first)
+                variant[sum(1 for c in choices[:i] if c)] = value
+                variants.append(variant)
+    for n, overrides in enumerate(variants):
+        cfg = cfg if n == 0 else _compose(config_name, overrides, prog)
+        OmegaConf.set_struct(cfg, False)
+        cfg.pop("hydra", None)
+        cfg.paths.output_dir = None  # no run folder yet: checks must not need one
+        missing = [k for k in ("ckpt_path", "images") if k in cfg.keys() and OmegaConf.is_missing(cfg, k)]
+        if missing:
+            raise UserError(f"{missing[0]} is required. Fix: add {missing[0]}=... to the command.")
+        if check is not None and n == 0:
+            check(cfg)
+        else:
+            validate(cfg)

@@ -1,0 +1,67 @@
+"""Start-up checks of config values: one table of rules, each with the message that names the fix."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_exp.core import spec
+from mnist_exp.core.errors import UserError
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _integer(lo: int, hi: int | None = None) -> Callable[[Any], bool]:
+    def ok(value: Any) -> bool:
+        return (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and value >= lo
+            and (hi is None or value <= hi)
+        )
+
+    return ok
+
+
+# key, test, what it must be, example fix
+RULES: list[tuple[str, Callable[[Any], bool], str, str]] = [
+    ("optimizer.lr", lambda v: _number(v) and v > 0, "a finite number > 0", "optimizer.lr=0.01"),
+    ("data.batch_size", _integer(1), "an integer >= 1", "data.batch_size=128"),
+    ("data.eval_batch_size", _integer(1), "an integer >= 1", "data.eval_batch_size=1000"),
+    (
+        "data.val_size",
+        _integer(0, spec.TRAIN_IMAGES - 1),
+        f"an integer between 0 and {spec.TRAIN_IMAGES - 1} (MNIST has 60,000 training images)",
+        "data.val_size=5000, or 0 to validate on the test set as the seed does",
+    ),
+    ("data.mean", _number, "a finite number", "data.mean=0.5"),
+    ("data.std", lambda v: _number(v) and v > 0, "a finite number > 0", "data.std=1.0"),
+    ("data.pad", _integer(0), "an integer >= 0", "data.pad=2"),
+    ("trainer.max_epochs", _integer(1), "an integer >= 1", "trainer.max_epochs=10"),
+    ("model.hidden", _integer(1), "an integer >= 1", "model.hidden=300"),
+    ("seed", lambda v: v is None or _integer(0, 2**32 - 1)(v), "an integer from 0 to 2**32-1", "seed=0"),
+]
+# key, allowed names
+CHOICES: list[tuple[str, tuple[str, ...]]] = [
+    ("model.activation", spec.ACTIVATIONS),
+    ("data.loader", spec.LOADERS),
+    ("data.storage", spec.STORAGES),
+]
+_ABSENT = object()
+
+
+def validate(cfg: DictConfig) -> None:
+    """Reject bad values before any file is read or any folder filled, with the fix in the message."""
+    for key, ok, what, example in RULES:
+        value = OmegaConf.select(cfg, key, default=_ABSENT)
+        if value is not _ABSENT and not ok(value):
+            raise UserError(f"{key} must be {what}, got {value!r}. Fix: e.g. {example}.")
+    for key, names in CHOICES:
+        value = OmegaConf.select(cfg, key, default=_ABSENT)
+        if value is not _ABSENT and value not in names:
+            raise UserError(f"{key} '{value}' is unknown. Fix: one of {', '.join(names)}.")

@@ -1,0 +1,180 @@
+"""The package as a user installs and starts it: layers and imports, start-up without torch, each
+command's own help, configs inside the wheel, and checkpoints of the earlier flat layout."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_exp.core.checkpoint import load_checkpoint
+from mnist_exp.core.models import LeNet5
+from tests.conftest import REPO, run_module
+
+PACKAGE = REPO / "mnist_exp"
+LAYERS = ("core", "records", "setup", "pipelines", "cli")  # bottom to top: imports go downward only
+LEGACY_CKPT = REPO / "tests" / "data" / "legacy_v0.1.0_lenet.ckpt"  # written by mnist-exp 0.1.0
+
+
+def imports(path: Path) -> set[str]:
+    """Every mnist_exp module a file imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mnist_exp"):
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("mnist_exp")}
+    return found
+
+
+def layer(module: str) -> int | None:
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def test_every_module_lives_in_a_layer_and_imports_only_downward() -> None:
+    loose = [p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py"]
+    assert loose == [], f"modules outside the layer folders: {loose}"
+    wrong = []
+    for path in PACKAGE.rglob("*.py"):
+        module = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        own = layer(module)
+        for target in imports(path):
+            if layer(target) is not None and own is not None and layer(target) > own:
+                wrong.append(f"{module} imports {target}")
+    assert wrong == []
+
+
+def test_no_import_circle() -> None:
+    graph = {}
+    for path in PACKAGE.rglob("*.py"):
+        module = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        graph[module] = imports(path)
+    modules = set(graph)
+    graph = {m: {t for t in targets if t in modules and t != m} for m, targets in graph.items()}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in graph[start] - seen:
+            seen.add(nxt)
+            if nxt == goal or reaches(nxt, goal, seen):
+                return True
+        return False
+
+    assert [m for m in graph if reaches(m, m, set())] == []
+
+
+PROBE = """
+import sys
+sys.argv = [{prog!r}, *{args!r}]
+from {module} import main
+try:
+    main()
+except SystemExit as stop:
+    code = stop.code
+else:
+    code = 0
+heavy = sorted(m for m in ("torch", "pytorch_lightning", "lightning", "torchvision") if m in sys.modules)
+print("EXIT", code, "HEAVY", ",".join(heavy) or "-", file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "code"),
+    [
+        ("mnist_exp.cli.train", ["optimizer.lr=-1"], 2),
+        ("mnist_exp.cli.train", ["model=resnet"], 2),
+        ("mnist_exp.cli.train", ["--help"], 0),
+        ("mnist_exp.cli.train", ["--cfg", "job"], 0),
+        ("mnist_exp.cli.train", ["-sc", "install=bash"], 0),
+        ("mnist_exp.cli.eval", ["--help"], 0),
+        ("mnist_exp.cli.eval", [], 2),
+        ("mnist_exp.cli.predict", ["--help"], 0),
+        ("mnist_exp.cli.report", ["--help"], 0),
+        ("mnist_exp.cli.reproduce", ["--seeds", "0"], 2),
+    ],
+)
+def test_startup_and_refusals_do_not_import_torch(
+    module: str, args: list[str], code: int, tmp_path: Path
+) -> None:
+    prog = "mnist-exp-" + module.rsplit(".", 1)[-1]
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(prog=prog, args=args, module=module)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == f"EXIT {code} HEAVY -", result.stderr[-2000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize("command", ["eval", "predict"])
+def test_eval_and_predict_help_show_their_own_options(command: str, tmp_path: Path) -> None:
+    result = run_module(command, "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"usage: mnist-exp-{command} ckpt_path=")
+    assert "ckpt_path: ???" in result.stdout
+    for training_only in ("optimizer:", "hparams_search:", "experiment:", "model:"):
+        assert training_only not in result.stdout
+
+
+def test_refusal_names_the_command_that_was_run(tmp_path: Path) -> None:
+    result = run_module("eval", "ckpt_path=x.ckpt", "data.rooot=x", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "mnist-exp-eval --cfg job" in result.stderr and "Did you mean 'data.root'" in result.stderr
+
+
+def test_checkpoint_of_the_flat_layout_still_loads(tmp_path: Path, mnist_root: Path) -> None:
+    """mnist-exp 0.1.0 recorded `_target_: mnist_exp.models.LeNet5`; eval and predict still use it."""
+    saved = torch.load(LEGACY_CKPT, map_location="cpu", weights_only=False)
+    assert saved["hyper_parameters"]["net_config"]["_target_"] == "mnist_exp.models.LeNet5"
+    model = load_checkpoint(LEGACY_CKPT)
+    assert isinstance(model.net, LeNet5)
+    reference = LeNet5()
+    reference.load_state_dict({k[4:]: v for k, v in saved["state_dict"].items() if k.startswith("net.")})
+    x = torch.randn(3, 1, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference.eval()(x))
+    result = run_module(
+        "eval",
+        f"ckpt_path={LEGACY_CKPT}",
+        f"data.root={mnist_root}",
+        "trainer.limit_test_batches=1",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "test/acc:" in result.stdout
+
+
+def test_the_wheel_carries_the_configs(tmp_path: Path) -> None:
+    """A non-editable install (pip install ., a wheel, pipx) finds its configs inside the package."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    wheel = next(tmp_path.glob("mnist_exp-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {p.relative_to(REPO).as_posix() for p in (PACKAGE / "conf").rglob("*.yaml")}
+    assert shipped and shipped <= names
+    assert "mnist_exp/conf/config.yaml" in names and "mnist_exp/conf/debug/limit.yaml" in names
