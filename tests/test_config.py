@@ -78,3 +78,20 @@ def test_bad_values_are_refused(override: str, message: str) -> None:
     cfg = compose_cfg("config", [*override.split(), "paths.output_dir=x"])
     with pytest.raises(UserError, match=message):
         validate(cfg)
+
+
+@pytest.mark.parametrize(
+    ("preset", "key", "value"),
+    [
+        ("fdr", "trainer.fast_dev_run", True),
+        ("limit", "trainer.limit_train_batches", 5),
+        ("overfit", "trainer.overfit_batches", 4),
+        ("profiler", "trainer.profiler._target_", "pytorch_lightning.profilers.SimpleProfiler"),
+    ],
+)
+def test_debug_presets_compose(preset: str, key: str, value: object) -> None:
+    from omegaconf import OmegaConf
+
+    cfg = compose_cfg("config", [f"debug={preset}", "paths.output_dir=x"])
+    assert OmegaConf.select(cfg, key) == value
+    assert cfg.model._target_.endswith("LeNet5")  # a preset changes the trainer, nothing else

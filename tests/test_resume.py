@@ -129,13 +129,7 @@ def test_no_run_writes_into_another_runs_folder(tmp_path: Path, mnist_root: Path
 
 
 def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path: Path, mnist_root: Path) -> None:
-    quick = [
-        "model=mlp",
-        "trainer.max_epochs=1",
-        "trainer.limit_train_batches=2",
-        "test=false",
-        f"data.root={mnist_root}",
-    ]
+    quick = ["model=mlp", "debug=limit", "trainer.max_epochs=1", "test=false", f"data.root={mnist_root}"]
     procs = [start(tmp_path, *quick) for _ in range(2)]
     for proc in procs:
         _, err = proc.communicate(timeout=300)

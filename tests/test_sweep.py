@@ -25,15 +25,7 @@ from mnist_exp.setup.config import compose
 from tests.conftest import compose_cfg, run_module
 from tests.test_resume import start, wait_for
 
-TINY = [
-    "model=mlp",
-    "trainer.max_epochs=2",
-    "trainer.limit_train_batches=10",
-    "trainer.limit_val_batches=2",
-    "trainer.limit_test_batches=2",
-    "callbacks.progress_bar.refresh_rate=1000",
-    "callbacks.feature_maps=null",
-]
+TINY = ["model=mlp", "debug=limit", "callbacks.progress_bar.refresh_rate=1000", "callbacks.feature_maps=null"]
 GRID = ["data.batch_size=64,128", "optimizer.lr=0.01,0.1"]
 NAMES = {"batch_size=64,lr=0.01", "batch_size=64,lr=0.1", "batch_size=128,lr=0.01", "batch_size=128,lr=0.1"}
 
