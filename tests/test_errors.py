@@ -32,6 +32,13 @@ def assert_refused(result: subprocess.CompletedProcess, message: str, cwd: Path)
         (["model=mlp", "model.hidden=0"], "model.hidden must be an integer >= 1, got 0"),
         (["model=mlp", "model.activation=foo"], "model.activation 'foo' is unknown"),
         (["data.val_size=70000"], "data.val_size must be an integer between 0 and 59999"),
+        (["seed=-1"], "seed must be an integer from 0 to 2**32-1, got -1"),
+        (["seed=99999999999999999999"], "seed must be an integer from 0 to 2**32-1"),
+        (["optimizer.lr=inf"], "optimizer.lr must be a finite number > 0, got inf"),
+        (["trainer=gpu"], "no CUDA GPU"),
+        (["trainer.accelerator=gpu"], "no CUDA GPU"),
+        (["hydra.run.dir=/tmp/über"], "quote a value with spaces or other letters"),
+        (["module.max_loss=-1"], "module.max_loss must be null or a number > 0"),
     ],
 )
 def test_bad_config_values(args: list[str], message: str, tmp_path: Path, mnist_root: Path) -> None:
@@ -121,3 +128,10 @@ def test_checkpoint_of_another_model(tmp_path: Path, mnist_root: Path) -> None:
     result = run_module("train", "model=mlp", f"ckpt_path={ckpt}", f"data.root={mnist_root}", cwd=tmp_path)
     assert_refused(result, "holds a LeNet5 model", tmp_path)
     assert "model=lenet" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "message"), [("eval", "ckpt_path is required"), ("predict", "is required")]
+)
+def test_eval_and_predict_without_arguments(module: str, message: str, tmp_path: Path) -> None:
+    assert_refused(run_module(module, cwd=tmp_path), message, tmp_path)

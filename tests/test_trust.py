@@ -26,13 +26,24 @@ from mnist_exp.records.history import read_history
 from tests.conftest import compose_cfg, run_module
 from tests.test_resume import start, status, wait_for
 
-QUIET = ["model=mlp", "debug=limit", "callbacks.progress_bar.refresh_rate=1000", "callbacks.feature_maps=null"]
+QUIET = [
+    "model=mlp",
+    "debug=limit",
+    "callbacks.progress_bar.refresh_rate=1000",
+    "callbacks.feature_maps=null",
+]
 
 
-def finished_run(tmp_path: Path, mnist_root: Path, *extra: str) -> Path:
+def finished_run(tmp_path: Path, mnist_root: Path, *extra: str, base: list[str] = QUIET) -> Path:
     run = tmp_path / "run"
     done = run_module(
-        "train", *QUIET, "trainer.max_epochs=1", f"data.root={mnist_root}", f"hydra.run.dir={run}", *extra, cwd=tmp_path
+        "train",
+        *base,
+        "trainer.max_epochs=1",
+        f"data.root={mnist_root}",
+        f"hydra.run.dir={run}",
+        *extra,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return run
@@ -49,7 +60,9 @@ def test_resume_refuses_a_setting_that_would_change_what_trains(tmp_path: Path, 
 def test_resume_extends_max_epochs_and_records_it_once(tmp_path: Path, mnist_root: Path) -> None:
     run = finished_run(tmp_path, mnist_root)
     again = run_module("train", f"resume={run}", cwd=tmp_path)
-    assert again.returncode == 2 and "already finished" in again.stderr and "trainer.max_epochs" in again.stderr
+    assert (
+        again.returncode == 2 and "already finished" in again.stderr and "trainer.max_epochs" in again.stderr
+    )
     longer = run_module("train", f"resume={run}", "trainer.max_epochs=2", cwd=tmp_path)
     assert longer.returncode == 0, longer.stderr[-2000:]
     assert [r["epoch"] for r in read_history(run / "metrics.csv")] == [0, 1]
@@ -84,7 +97,9 @@ def test_a_run_in_a_folder_with_a_space_and_umlaut_resumes_by_its_printed_comman
     tmp_path: Path, mnist_root: Path
 ) -> None:
     run = tmp_path / "my runs" / "über"
-    proc = start(tmp_path, *QUIET, "trainer.max_epochs=40", f"data.root={mnist_root}", f"hydra.run.dir='{run}'")
+    proc = start(
+        tmp_path, *QUIET, "trainer.max_epochs=40", f"data.root={mnist_root}", f"hydra.run.dir='{run}'"
+    )
     wait_for(run / "checkpoints" / "last.ckpt", proc)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
@@ -152,7 +167,9 @@ def test_an_exploding_loss_is_divergence_even_when_finite(tmp_path: Path, mnist_
     result = run_module(
         "train", *QUIET, "optimizer.lr=1000", f"data.root={mnist_root}", f"hydra.run.dir={run}", cwd=tmp_path
     )
-    assert result.returncode == 2 and "Training diverged" in result.stderr and "module.max_loss" in result.stderr
+    assert (
+        result.returncode == 2 and "Training diverged" in result.stderr and "module.max_loss" in result.stderr
+    )
     assert json.loads((run / "status.json").read_text())["status"] == "diverged"
 
 
@@ -185,14 +202,16 @@ def test_a_killed_run_is_seen_as_gone(tmp_path: Path, mnist_root: Path) -> None:
 
 
 def test_a_run_without_checkpoints_says_why_it_cannot_resume(tmp_path: Path, mnist_root: Path) -> None:
-    run = finished_run(tmp_path, mnist_root, "callbacks=none")
+    run = finished_run(tmp_path, mnist_root, "callbacks=none", base=["model=mlp", "debug=limit"])
     result = run_module("train", f"resume={run}", "trainer.max_epochs=2", cwd=tmp_path)
     assert result.returncode == 2 and "model_checkpoint" in result.stderr
 
 
 def test_fast_dev_run_reports_no_results(tmp_path: Path, mnist_root: Path) -> None:
     run = tmp_path / "run"
-    result = run_module("train", "model=mlp", "debug=fdr", f"data.root={mnist_root}", f"hydra.run.dir={run}", cwd=tmp_path)
+    result = run_module(
+        "train", "model=mlp", "debug=fdr", f"data.root={mnist_root}", f"hydra.run.dir={run}", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "test/acc:" not in result.stdout and "fast_dev_run" in result.stdout
     info = json.loads((run / "status.json").read_text())

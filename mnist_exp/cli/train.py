@@ -6,7 +6,9 @@ has been checked: `--help`, `--cfg`, shell completion and refusals never load it
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import hydra
 from hydra.utils import instantiate
@@ -14,9 +16,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.cli.common import guarded, run_hydra
 from mnist_exp.core.errors import UserError
-from mnist_exp.setup.checks import data_needs_download
+from mnist_exp.setup.checks import check_accelerator, data_needs_download
 from mnist_exp.setup.config import CONF_DIR
-from mnist_exp.setup.guards import check_sweep_dir, resume_argv
+from mnist_exp.setup.guards import check_sweep_dir, resume_argv, used_folder_error
 from mnist_exp.setup.runtime import in_multirun
 from mnist_exp.setup.validate import validate
 
@@ -34,8 +36,14 @@ MODEL_OPTION = {"LeNet5": "lenet", "MLP": "mlp"}
 
 
 def check(cfg: DictConfig) -> None:
-    """Everything that can be checked before a run folder exists: values, data files, checkpoint."""
+    """Everything that can be checked before a run folder exists: values, the folder Hydra will
+    write into, the device, data files, checkpoint."""
     validate(cfg)
+    if cfg.paths.output_dir and not cfg.get("resume") and os.environ.get("LOCAL_RANK", "0") == "0":
+        error = used_folder_error(Path(cfg.paths.output_dir))  # a DDP rank re-enters its own folder
+        if error:
+            raise error
+    check_accelerator(cfg.trainer)
     if data_needs_download(cfg.data):
         instantiate(cfg.data).prepare_data()  # imports torch: only when MNIST must be fetched
     if cfg.get("ckpt_path"):

@@ -8,6 +8,7 @@ is the seed's per-sample PIL pipeline, kept as the reference. Both give equal te
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -33,7 +34,8 @@ class TensorBatches:
 
     With `shuffle`, each epoch's order is `torch.randperm` seeded by (seed, epoch), so an epoch's
     order does not depend on what ran before it: a resumed run sees the batches it would have seen.
-    Under DDP each rank takes a disjoint, equal-length shard of that permutation.
+    Under DDP each rank takes a disjoint, equal-length shard of that permutation for training, and
+    every rank-th image, unpadded, for evaluation.
     """
 
     def __init__(
@@ -60,8 +62,13 @@ class TensorBatches:
 
     @property
     def num_samples(self) -> int:
-        """Samples this rank sees per epoch (padded up to equal shards under DDP)."""
-        return math.ceil(len(self.labels) / self.world_size)
+        """Samples this rank sees per epoch. Under DDP, training shards are padded to equal length
+        (every rank must take as many optimizer steps); evaluation shards are not, so each image is
+        counted exactly once whatever the number of processes."""
+        n = len(self.labels)
+        if self.shuffle:
+            return math.ceil(n / self.world_size)
+        return len(range(self.rank, n, self.world_size))
 
     def __len__(self) -> int:
         return math.ceil(self.num_samples / self.batch_size)
@@ -74,8 +81,8 @@ class TensorBatches:
         if self.shuffle:
             gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
             order = torch.randperm(n, generator=gen)
-        else:
-            order = torch.arange(n)
+        else:  # evaluation: every rank-th image, no padding
+            return torch.arange(self.rank, n, self.world_size, device=self.images.device)
         total = self.num_samples * self.world_size
         if total > n:  # wrap around, as DistributedSampler does, so every rank runs as many steps
             order = torch.cat([order, order[: total - n]])
@@ -154,12 +161,16 @@ class MNISTDataModule(pl.LightningDataModule):
         self._prepared = True
 
     def _download(self, missing: list[str]) -> None:
+        """Fetch MNIST with torchvision; when that fails, remove the folders it made for it."""
+        made = [d for d in (self.root, self.root / "MNIST", idx.raw_dir(self.root)) if not d.exists()]
         try:
             from torchvision.datasets import MNIST
 
             MNIST(str(self.root), train=True, download=True)
             MNIST(str(self.root), train=False, download=True)
         except Exception as err:
+            for folder in reversed(made):
+                shutil.rmtree(folder, ignore_errors=True)
             reason = " ".join(str(err).split())[:200]
             raise UserError(
                 idx.missing_message(self.root, missing)

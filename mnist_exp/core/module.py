@@ -36,9 +36,9 @@ class MNISTClassifier(pl.LightningModule):
         data_config: dict | None = None,
         check_finite: bool = True,
         channels_last: bool = True,
+        max_loss: float | None = 100.0,
     ) -> None:
         super().__init__()
-        self.automatic_optimization = False
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.hparams["net_config"] = model_config(net)
         # channels_last: measured about 20% faster for LeNet's convolutions on this CPU (oneDNN)
@@ -77,21 +77,44 @@ class MNISTClassifier(pl.LightningModule):
         logits = self.net(x)
         return self.criterion(logits, y), logits, y
 
+    @property
+    def automatic_optimization(self) -> bool:
+        """Manual optimization (the faster loop) unless the trainer asks for gradient clipping or
+        accumulation: Lightning implements `gradient_clip_val`, `gradient_clip_algorithm` and
+        `accumulate_grad_batches` in its automatic loop, so they then work exactly as documented."""
+        trainer = self._trainer
+        if trainer is None:
+            return False
+        return bool(trainer.gradient_clip_val) or trainer.accumulate_grad_batches > 1
+
+    @automatic_optimization.setter
+    def automatic_optimization(self, value: bool) -> None:
+        raise AttributeError("chosen from the trainer's gradient_clip_val and accumulate_grad_batches")
+
+    def _check_loss(self, loss: torch.Tensor, batch_idx: int) -> None:
+        """Stop at once when the loss is not finite or above `max_loss` (a NaN poisons every later
+        step; a loss of 1e12 is a diverged run that would still end 'ok'). On a GPU checked every
+        50 steps, to avoid a host sync per step."""
+        if not self.hparams.check_finite or (self.device.type != "cpu" and batch_idx % 50):
+            return
+        limit = self.hparams.get("max_loss")
+        if torch.isfinite(loss) and (limit is None or loss <= limit):
+            return
+        lr = self.trainer.optimizers[0].param_groups[0]["lr"]
+        raise Diverged(
+            f"Training diverged: the loss became {loss.item():.4g} at epoch {self.current_epoch}, batch "
+            f"{batch_idx} (the limit is module.max_loss={limit}; a finite loss above it counts too). "
+            f"Fix: a smaller optimizer.lr (now {lr})."
+        )
+
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        optimizer = self.optimizers()
         loss, logits, y = self._step(batch)
-        optimizer.zero_grad(set_to_none=True)
-        if self.hparams.check_finite and (self.device.type == "cpu" or batch_idx % 50 == 0):
-            # stop at once: a NaN loss poisons every later step (on a GPU, checked every 50 steps
-            # to avoid a host sync per step)
-            if not torch.isfinite(loss):
-                raise Diverged(
-                    f"Training diverged: the loss became {loss.item()} at epoch {self.current_epoch}, "
-                    f"batch {batch_idx}. Fix: a smaller optimizer.lr (now "
-                    f"{optimizer.param_groups[0]['lr']})."
-                )
-        self.manual_backward(loss)
-        optimizer.step()
+        self._check_loss(loss, batch_idx)
+        if not self.automatic_optimization:
+            optimizer = self.optimizers()
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            optimizer.step()
         self.train_loss.update(loss.detach(), weight=len(y))
         self.train_acc.update(logits.detach(), y)
         return loss
@@ -105,7 +128,7 @@ class MNISTClassifier(pl.LightningModule):
             if hasattr(callback, "on_epoch_metrics"):
                 callback.on_epoch_metrics(self.trainer, self)
         scheduler = self.lr_schedulers()
-        if scheduler is not None:
+        if scheduler is not None and not self.automatic_optimization:  # Lightning steps it otherwise
             scheduler.step()
 
     def on_validation_epoch_start(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 from collections.abc import Sequence
 
 SWEPT_ENV = "MNIST_EXP_SWEPT"  # the keys this sweep varies, for naming its job folders
@@ -54,3 +55,27 @@ def job_name(overrides: Sequence[str], num: int | str = 0) -> str:
     if len(name) > 150:  # folder names have limits: keep it readable and unique
         name = f"{name[:120]}_{hashlib.sha1(name.encode()).hexdigest()[:10]}"
     return name
+
+
+_PLAIN = re.compile(r"[\w./@%+:,~-]+", re.ASCII)
+
+
+def hydra_quote(value: str) -> str:
+    """A value as Hydra's override parser reads it back unchanged: plain paths as they are,
+    anything else (a space, a non-ASCII letter, quotes) in quotes."""
+    if _PLAIN.fullmatch(value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def unquote(value: str) -> str:
+    """The inverse of `hydra_quote` for a value a user typed: outer quotes removed, escapes undone."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        inner = value[1:-1]
+        return inner.replace(f"\\{value[0]}", value[0]).replace("\\\\", "\\")
+    return value
+
+
+def shell_override(key: str, value: str) -> str:
+    """`key=value` as one shell word that Hydra also parses back to `value` (printed hints)."""
+    return shlex.quote(f"{key}={hydra_quote(value)}")

@@ -56,6 +56,15 @@ def mnist_like(image: Image.Image) -> np.ndarray:
     return out.clip(0, 255).round().astype(np.uint8)
 
 
+def _flatten_alpha(image: Image.Image) -> Image.Image:
+    """A picture with transparency, as it looks on white paper: strokes drawn only in the alpha
+    channel (black on transparent) become dark ink on a light background."""
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        return Image.alpha_composite(paper, image.convert("RGBA")).convert("RGB")
+    return image
+
+
 def expand(images: list[str]) -> list[Path]:
     """Files as given; a folder contributes its image files, sorted."""
     paths: list[Path] = []
@@ -73,8 +82,11 @@ def load_image(path: Path) -> np.ndarray:
         raise UserError("no such file")
     try:
         with Image.open(path) as image:
+            frames = getattr(image, "n_frames", 1)
+            if frames > 1:
+                raise UserError(f"an animation of {frames} frames, not one picture of one digit")
             image.load()
-            return mnist_like(image)
+            return mnist_like(_flatten_alpha(image))
     except (UnidentifiedImageError, OSError) as err:
         raise UserError(f"not a readable image ({type(err).__name__})") from None
 

@@ -25,6 +25,7 @@ from rich.table import Table
 from mnist_exp.core.overrides import override_pairs
 from mnist_exp.records.figures import plt
 from mnist_exp.records.history import read_history
+from mnist_exp.records.lock import holder
 from mnist_exp.records.status import job_folders, read_status
 from mnist_exp.records.tables import markdown_table
 
@@ -76,6 +77,9 @@ def _job(folder: Path) -> dict[str, Any]:
             overrides = [str(o) for o in OmegaConf.load(folder / ".hydra" / "overrides.yaml")]
         except Exception:
             overrides = []
+    error = (status.get("error") or "").splitlines()[0][:160] if status.get("error") else ""
+    if state == "running" and holder(folder) is None:  # a SIGKILL or a crash left it 'running'
+        error = "its process is gone (killed?) while status.json says running"
     val = [r["val/acc"] for r in history if "val/acc" in r]
     best = max(range(len(val)), key=val.__getitem__) if val else None
     job: dict[str, Any] = {
@@ -88,7 +92,7 @@ def _job(folder: Path) -> dict[str, Any]:
         "epochs": len(history),
         "wall_s": status.get("wall_s"),
         "overrides": overrides,
-        "error": (status.get("error") or "").splitlines()[0][:160] if status.get("error") else "",
+        "error": error,
         "history": history,
     }
     last = history[-1] if history else {}

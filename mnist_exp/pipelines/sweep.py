@@ -15,7 +15,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict
 
 from mnist_exp.core.errors import Interrupted, UserError
-from mnist_exp.core.overrides import SWEPT_ENV
+from mnist_exp.core.overrides import SWEPT_ENV, shell_override
 from mnist_exp.pipelines.report import collect, write_report
 from mnist_exp.records.status import read_status, write_status
 from mnist_exp.setup.runtime import hydra_overrides, swept_keys
@@ -54,7 +54,8 @@ class SweepCallback(Callback):
                 print(f"  {job['status']:>10}  {job['name']}  {job.get('error') or ''}".rstrip())
             retry = [j for j in bad if j["status"] in ("failed", "incomplete")]
             hint = (
-                f" Re-run the same command with hydra.sweep.dir={sweep_dir} to retry the "
+                f" Re-run the same command with {shell_override('hydra.sweep.dir', str(sweep_dir))} "
+                "to retry the "
                 f"{len(retry)} failed or unfinished (ok and diverged jobs are skipped)."
                 if retry
                 else ""
@@ -91,7 +92,8 @@ def run_sweep_job(cfg: DictConfig, train_fn: Callable[[DictConfig], dict[str, fl
     except Interrupted:
         raise Interrupted(
             f"Sweep interrupted in job {name}; its finished epochs are saved. Resume the sweep with "
-            f"the same command plus hydra.sweep.dir={out.parent} (finished jobs are skipped)."
+            f"the same command plus {shell_override('hydra.sweep.dir', str(out.parent))} (finished jobs are "
+            "skipped)."
         ) from None
     except KeyboardInterrupt:
         raise

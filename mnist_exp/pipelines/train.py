@@ -24,8 +24,10 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from mnist_exp.core.checkpoint import checkpoint_epoch
 from mnist_exp.core.errors import Diverged, Interrupted
+from mnist_exp.core.overrides import shell_override
 from mnist_exp.records.callbacks import AtomicCheckpointIO
 from mnist_exp.records.hparams import log_hparams
+from mnist_exp.records.lock import run_lock
 from mnist_exp.records.status import read_status, write_status
 from mnist_exp.setup.runtime import hydra_overrides, in_multirun, torch_threads
 from mnist_exp.setup.validate import validate
@@ -67,10 +69,17 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     `extra_callbacks` lets benchmarks and tests observe a real run without changing its config.
     """
     validate(cfg)
-    started = time.time()
-    _prepare_process(cfg)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    if rank_zero_only.rank != 0 or os.environ.get("LOCAL_RANK", "0") != "0":
+        return _train(cfg, output_dir, extra_callbacks)  # DDP ranks > 0: rank 0 holds the folder
+    with run_lock(output_dir):
+        return _train(cfg, output_dir, extra_callbacks)
+
+
+def _train(cfg: DictConfig, output_dir: Path, extra_callbacks: list[pl.Callback] | None) -> dict[str, float]:
+    started = time.time()
+    _prepare_process(cfg)
     status = _status_writer(cfg, output_dir, started)
     datamodule: pl.LightningDataModule = instantiate(cfg.data)
     datamodule.prepare_data()  # a missing or damaged file fails here, before any training setup
@@ -89,6 +98,10 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         metrics.update(_floats(trainer.callback_metrics))
     if cfg.get("test", True):
         metrics.update(_test(trainer, model, datamodule, cfg.get("test_ckpt", "best")))
+    if trainer.fast_dev_run:  # one batch of each stage: a smoke test, its numbers are no result
+        status("ok", epoch=trainer.current_epoch, fast_dev_run=True)
+        print("fast_dev_run: every stage ran on one batch; no results are reported.")
+        return {}
     name = cfg.get("optimized_metric")
     if name and name in metrics:
         metrics["optimized_metric"] = metrics[name]
@@ -184,7 +197,8 @@ def _resume_hint(run_dir: Path, trainer: pl.Trainer) -> str:
         )
     return (
         f"Interrupted during epoch {trainer.current_epoch} (0-based); the run is saved up to the end "
-        f"of epoch {checkpoint_epoch(last)} in {last}.\nResume it with: mnist-exp-train resume={run_dir}"
+        f"of epoch {checkpoint_epoch(last)} in {last}.\nResume it with: mnist-exp-train "
+        + shell_override("resume", str(run_dir))
     )
 
 

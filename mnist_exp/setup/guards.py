@@ -4,50 +4,101 @@ with its own settings."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from mnist_exp.core.errors import UserError
+from mnist_exp.core.overrides import hydra_quote, override_pairs, shell_override, split_override, unquote
+from mnist_exp.records.lock import holder, in_use_error
+from mnist_exp.records.status import read_status
 
 RESULT_FILES = ("checkpoints", "metrics.csv", "status.json")
+# what a resumed run may change: where things are, how long it trains, how it shows progress
+RESUME_MAY_CHANGE = (
+    "trainer.max_epochs",
+    "data.root",
+    "paths.data_dir",
+    "torch_threads",
+    "callbacks.progress_bar.",
+    "trainer.enable_progress_bar",
+)
 
 
-def _refuse_used_folder(argv: list[str]) -> None:
-    if os.environ.get("LOCAL_RANK", "0") != "0":  # a DDP rank Lightning started in the run's folder
-        return
-    for folder in (a.split("=", 1)[1] for a in argv if a.startswith("hydra.run.dir=")):
-        if any((Path(folder) / name).exists() for name in RESULT_FILES):
-            raise UserError(
-                f"{folder} holds another run's results. Fix: resume it with resume={folder}, "
-                "or choose an empty hydra.run.dir."
-            )
+def used_folder_error(folder: Path) -> UserError | None:
+    """A refusal when `folder` holds another run's results (or a process uses it)."""
+    pid = holder(folder)
+    if pid is not None:
+        return in_use_error(folder, pid)
+    if any((folder / name).exists() for name in RESULT_FILES):
+        return UserError(
+            f"{folder} holds another run's results. Fix: resume it with "
+            f"{shell_override('resume', str(folder))}, or choose an empty hydra.run.dir."
+        )
+    return None
 
 
-def resume_argv(argv: list[str]) -> list[str]:
-    """`resume=<run dir>`: the run's own overrides, its folder, and its last checkpoint."""
-    given = [a for a in argv if a.startswith("resume=")]
-    if not given:
-        _refuse_used_folder(argv)
-        return argv
-    run_dir = Path(given[-1].split("=", 1)[1]).expanduser()
-    overrides_file = run_dir / ".hydra" / "overrides.yaml"
-    if not overrides_file.is_file():
+def _run_folder(argv: list[str]) -> Path:
+    value = unquote(next(a for a in reversed(argv) if a.startswith("resume=")).split("=", 1)[1])
+    run_dir = Path(value).expanduser()
+    if not (run_dir / ".hydra" / "overrides.yaml").is_file():
         raise UserError(
             f"{run_dir} is not a mnist-exp run folder (no .hydra/overrides.yaml). Fix: pass a run folder."
         )
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if not last.is_file():
+    return run_dir
+
+
+def _check_resumable(run_dir: Path, changes: dict[str, str]) -> None:
+    """Refuse what would make the folder's record differ from what trains, and what cannot resume."""
+    refused = [f"{k}={v}" for k, v in changes.items() if not k.startswith(RESUME_MAY_CHANGE)]
+    if refused:
+        raise UserError(
+            f"resume continues {run_dir} with the settings it was started with; {' '.join(refused)} "
+            "would change what trains, and its record would no longer say what ran. Fix: start a new "
+            f"run with it (without resume=), or resume without it (only {', '.join(RESUME_MAY_CHANGE)} "
+            "may change)."
+        )
+    config = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    if not (run_dir / "checkpoints" / "last.ckpt").is_file():
+        if not OmegaConf.select(config, "callbacks.model_checkpoint"):
+            raise UserError(
+                f"{run_dir} ran without the model_checkpoint callback, so it saved no checkpoint to "
+                "resume from. Fix: start it again with callbacks=default."
+            )
         raise UserError(f"{run_dir} has no checkpoints/last.ckpt: no epoch finished. Fix: start it again.")
-    original = [
-        o
-        for o in OmegaConf.load(overrides_file)
-        if not o.startswith(("resume=", "ckpt_path=", "hydra.run.dir="))
+    epochs = int(changes.get("trainer.max_epochs", config.trainer.max_epochs))
+    if read_status(run_dir).get("status") == "ok" and epochs <= int(config.trainer.max_epochs):
+        raise UserError(
+            f"{run_dir} already finished its {config.trainer.max_epochs} epochs. Fix: to train it "
+            f"longer, resume with trainer.max_epochs={int(config.trainer.max_epochs) + 10} (or any "
+            "larger number)."
+        )
+
+
+def resume_argv(argv: list[str]) -> list[str]:
+    """`resume=<run dir>`: the run's own overrides (a key given again replaces its recorded value,
+    so overrides.yaml says once what ran), its folder, and its last checkpoint."""
+    if not any(a.startswith("resume=") for a in argv):
+        return argv
+    run_dir = _run_folder(argv)
+    pid = holder(run_dir)
+    if pid is not None:
+        raise in_use_error(run_dir, pid)
+    recorded = [
+        str(o)
+        for o in OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
+        if not str(o).startswith(("resume=", "ckpt_path=", "hydra.run.dir="))
     ]
-    extra = [a for a in argv if a not in given]
-    return [*original, *extra, f"resume={run_dir}", f"ckpt_path={last}", f"hydra.run.dir={run_dir}"]
+    given = [a for a in argv if not a.startswith("resume=")]
+    before = override_pairs(recorded)
+    changes = {k: v for k, v in override_pairs(given).items() if before.get(k) != v}
+    _check_resumable(run_dir, changes)
+    replaced = override_pairs(given)
+    kept = [o for o in recorded if (split_override(o) or ("",))[0] not in replaced]
+    last = str(run_dir / "checkpoints" / "last.ckpt")
+    where = [f"resume={hydra_quote(str(run_dir))}", f"ckpt_path={hydra_quote(last)}"]
+    return [*kept, *given, *where, f"hydra.run.dir={hydra_quote(str(run_dir))}"]
 
 
 def _fixed(overrides: list[str]) -> list[str]:
@@ -58,7 +109,7 @@ def _fixed(overrides: list[str]) -> list[str]:
 def check_sweep_dir(argv: list[str]) -> None:
     """Re-running a sweep into its own folder must keep its settings: refuse other fixed overrides
     before anything is written (the swept values may change: new values are new jobs)."""
-    given = [a.split("=", 1)[1] for a in argv if a.startswith("hydra.sweep.dir=")]
+    given = [unquote(a.split("=", 1)[1]) for a in argv if a.startswith("hydra.sweep.dir=")]
     saved = Path(given[-1]) / "multirun.yaml" if given else None
     if saved is None or not saved.is_file():
         return

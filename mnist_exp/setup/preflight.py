@@ -81,6 +81,8 @@ def explain_composition_error(err: Exception, config_name: str, prog: str) -> st
         known = _keys(compose(config_name))
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         hint = f"Did you mean '{close[0]}'? " if close else ""
+        if close and close[0] == key:  # e.g. callbacks.progress_bar.x with callbacks=none
+            hint = f"'{key}' exists in the default config, not with the options chosen on this command line. "
         return (
             f"Unknown config key '{key}'. {hint}Fix: use an existing key "
             f"({prog} --cfg job lists them), or +{key}=... to add a new one on purpose."
@@ -154,8 +156,11 @@ def preflight(
     for n, overrides in enumerate(variants):
         cfg = cfg if n == 0 else _compose(config_name, overrides, prog)
         OmegaConf.set_struct(cfg, False)
+        # the folder Hydra will make, however its path was written (quoted, relative, ...);
+        # none for a sweep's jobs: each job's folder is checked when the job starts
+        run_dir = None if multirun else OmegaConf.select(cfg, "hydra.run.dir")
         cfg.pop("hydra", None)
-        cfg.paths.output_dir = None  # no run folder yet: checks must not need one
+        cfg.paths.output_dir = run_dir
         missing = [k for k in ("ckpt_path", "images") if k in cfg.keys() and OmegaConf.is_missing(cfg, k)]
         if missing:
             raise UserError(f"{missing[0]} is required. Fix: add {missing[0]}=... to the command.")

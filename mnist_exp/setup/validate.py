@@ -43,6 +43,12 @@ RULES: list[tuple[str, Callable[[Any], bool], str, str]] = [
     ("data.std", lambda v: _number(v) and v > 0, "a finite number > 0", "data.std=1.0"),
     ("data.pad", _integer(0), "an integer >= 0", "data.pad=2"),
     ("trainer.max_epochs", _integer(1), "an integer >= 1", "trainer.max_epochs=10"),
+    (
+        "module.max_loss",
+        lambda v: v is None or (_number(v) and v > 0),
+        "null or a number > 0",
+        "module.max_loss=100",
+    ),
     ("model.hidden", _integer(1), "an integer >= 1", "model.hidden=300"),
     ("seed", lambda v: v is None or _integer(0, 2**32 - 1)(v), "an integer from 0 to 2**32-1", "seed=0"),
 ]
