@@ -16,16 +16,15 @@ from pathlib import Path
 
 from mnist_exp.cli.common import guarded
 from mnist_exp.core.errors import UserError
+from mnist_exp.core.spec import REPORT_METRICS
 from mnist_exp.records.status import job_folders
-
-METRICS = ("val/acc_best", "test/acc", "val/acc", "train/loss", "val/loss")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="mnist-exp-report", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep_dir", type=Path, help="a multirun folder, e.g. outputs/train/multiruns/<date>")
     parser.add_argument(
-        "--metric", default="val/acc_best", choices=METRICS, help="sort by (default val/acc_best)"
+        "--metric", default="val/acc_best", choices=REPORT_METRICS, help="sort by (default val/acc_best)"
     )
     return parser.parse_args(argv)
 

@@ -1,13 +1,5 @@
-"""The sweep report: one table of a sweep, from every job's own files (`mnist-exp-report`).
-
-    mnist-exp-report outputs/train/multiruns/2026-11-28_10-00-00_12345
-    mnist-exp-report <sweep dir> --metric test/acc
-
-Prints the table and writes report.md, results.csv, heatmap.png (batch size x lr, when both were
-swept) and curves.png (val accuracy per epoch of every job, the best one highlighted) into the
-sweep folder. Works on a sweep that is still running or was interrupted: what a job has not
-written yet is left blank, and the job is `incomplete`.
-"""
+"""The sweep report, read from every job's own files (status.json, metrics.csv, overrides), so it
+works on a running or interrupted sweep too. Used by `mnist-exp-report` and at a sweep's end."""
 
 from __future__ import annotations
 
@@ -23,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mnist_exp.core.overrides import override_pairs
+from mnist_exp.core.spec import REPORT_METRICS
 from mnist_exp.records.figures import plt
 from mnist_exp.records.history import read_history
 from mnist_exp.records.lock import holder
@@ -30,7 +23,7 @@ from mnist_exp.records.status import job_folders, read_status
 from mnist_exp.records.tables import markdown_table
 
 STATUSES = ("ok", "failed", "diverged", "incomplete")  # running, interrupted, not started: incomplete
-METRICS = ("val/acc_best", "test/acc", "val/acc", "train/loss", "val/loss")
+METRICS = REPORT_METRICS
 
 
 def _pct(value: Any) -> str:
