@@ -9,14 +9,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from matplotlib.ticker import MaxNLocator
 from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from mnist_exp.core.overrides import override_pairs
 from mnist_exp.core.spec import REPORT_METRICS
-from mnist_exp.records.figures import plt
+from mnist_exp.pipelines.summary import fold, markdown, varying, write_summary
+from mnist_exp.pipelines.sweep_figures import curves, heatmap
 from mnist_exp.records.history import read_history
 from mnist_exp.records.lock import holder
 from mnist_exp.records.status import job_folders, read_status
@@ -111,25 +110,35 @@ def _sort_key(metric: str):
     return key
 
 
-def _varying(jobs: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
-    """Override keys whose value differs between jobs, with each job's value."""
-    pairs = [override_pairs(job["overrides"]) for job in jobs]
-    keys = dict.fromkeys(key for job_pairs in pairs for key in job_pairs)
-    values = {key: [job_pairs.get(key, "") for job_pairs in pairs] for key in keys}
-    return {k: v for k, v in values.items() if len(set(v)) > 1}
-
-
 def write_report(jobs: list[dict[str, Any]], out: Path, metric: str = "val/acc_best") -> list[dict[str, Any]]:
-    """report.md, results.csv, heatmap.png and curves.png in `out`; returns the jobs, sorted."""
+    """report.md, results.csv, summary.csv (seeds folded), heatmap.png and curves.png in `out`;
+    returns the jobs, sorted."""
     jobs = sorted(jobs, key=_sort_key(metric))
     with (out / "results.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
         for job in jobs:
             writer.writerow({**job, "overrides": " ".join(job["overrides"])})
+    swept = list(varying(jobs))
+    configurations = fold(jobs, swept, metric)
+    write_summary(configurations, out / "summary.csv")
+    keys = [k for k in swept if k.rsplit(".", 1)[-1] != "seed"]
+    seeds = len(keys) < len(swept)  # seeds were swept: fold them
+    lines = _report_lines(jobs, out, metric)
+    if seeds:
+        lines[3:3] = [markdown(configurations, metric), "## Jobs\n"]
+    if heatmap(jobs, out / "heatmap.png", metric):
+        lines.append("![heatmap](heatmap.png)\n")
+    if curves(jobs, out / "curves.png", keys if seeds else None, [row["config"] for row in configurations]):
+        lines.append("![curves](curves.png)\n")
+    (out / "report.md").write_text("\n".join(lines))
+    return jobs
+
+
+def _report_lines(jobs: list[dict[str, Any]], out: Path, metric: str) -> list[str]:
+    """report.md's title, counts and the per-job table (and errors), in that order."""
     counts = {s: sum(j["status"] == s for j in jobs) for s in STATUSES}
     columns = _columns(metric)
-    header = [title for _, title, _ in columns]
     rows = [[show(job.get(key)) for key, _, show in columns] for job in jobs]
     lines = [
         f"# Sweep report: {out.name}\n",
@@ -137,102 +146,14 @@ def write_report(jobs: list[dict[str, Any]], out: Path, metric: str = "val/acc_b
         f"Sorted by {metric} ({'lower' if 'loss' in metric else 'higher'} is better). Best validation "
         "accuracy is the highest val/acc over the epochs (epochs counted from 0); the test accuracy is "
         "that of the checkpoint the run tested.\n",
-        markdown_table(header, rows),
+        markdown_table([title for _, title, _ in columns], rows),
     ]
     errors = [j for j in jobs if j["error"]]
     if errors:
         lines.append("Errors:\n")
         lines += [f"- `{j['name']}` ({j['status']}): {j['error']}" for j in errors]
         lines.append("")
-    if heatmap(jobs, out / "heatmap.png", metric):
-        lines.append("![heatmap](heatmap.png)\n")
-    if curves(jobs, out / "curves.png"):
-        lines.append("![curves](curves.png)\n")
-    (out / "report.md").write_text("\n".join(lines))
-    return jobs
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return math.nan
-
-
-def heatmap(jobs: Sequence[dict[str, Any]], path: Path, metric: str) -> bool:
-    """Batch size x lr -> metric (mean over jobs that share a cell), when both were swept."""
-    varying = _varying(jobs)
-    batch = next((k for k in varying if k.endswith("batch_size")), None)
-    lr = next((k for k in varying if k.rsplit(".", 1)[-1] == "lr"), None)
-    if batch is None or lr is None or len(set(varying[lr])) > 12 or len(set(varying[batch])) > 12:
-        return False  # not a grid (e.g. Optuna samples lr on a continuous scale)
-    batches = sorted(set(varying[batch]), key=_number)
-    lrs = sorted(set(varying[lr]), key=_number)
-    cells: dict[tuple[str, str], list[float]] = {}
-    for job, b, r in zip(jobs, varying[batch], varying[lr], strict=True):
-        value = job.get(metric)
-        if value is not None and not math.isnan(value):
-            cells.setdefault((b, r), []).append(value)
-    scale = 1 if "loss" in metric else 100
-    grid = [
-        [scale * sum(cells[b, r]) / len(cells[b, r]) if (b, r) in cells else math.nan for r in lrs]
-        for b in batches
-    ]
-    fig, ax = plt.subplots(figsize=(1.6 * len(lrs) + 2.5, 0.8 * len(batches) + 1.8))
-    image = ax.imshow(grid, cmap="viridis_r" if "loss" in metric else "viridis", aspect="auto")
-    ax.set_xticks(range(len(lrs)), lrs)
-    ax.set_yticks(range(len(batches)), batches)
-    ax.set_xlabel(lr)
-    ax.set_ylabel(batch)
-    finite = [v for row in grid for v in row if not math.isnan(v)]
-    middle = (max(finite) + min(finite)) / 2 if finite else 0
-    for i, row in enumerate(grid):
-        for j, value in enumerate(row):
-            text = "failed" if math.isnan(value) else f"{value:.2f}"
-            color = "white" if not math.isnan(value) and value < middle else "black"
-            ax.text(j, i, text, ha="center", va="center", color=color)
-    ax.set_title(f"{metric}{'' if 'loss' in metric else ' (%)'}")
-    fig.colorbar(image, ax=ax)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True
-
-
-def curves(jobs: Sequence[dict[str, Any]], path: Path) -> bool:
-    """Val accuracy per epoch of every job; the first job (the best by the chosen metric) is bold."""
-    with_history = [j for j in jobs if any("val/acc" in r for r in j["history"])]
-    if not with_history:
-        return False
-    fig, ax = plt.subplots(figsize=(10, 5))
-    best = jobs[0] if jobs and jobs[0] in with_history else None
-    for job in with_history:
-        epochs = [int(r["epoch"]) for r in job["history"] if "val/acc" in r]
-        values = [100 * r["val/acc"] for r in job["history"] if "val/acc" in r]
-        if job is best:
-            ax.plot(
-                epochs,
-                values,
-                color="crimson",
-                linewidth=3,
-                marker="o",
-                label=f"best: {job['name']}",
-                zorder=3,
-            )
-        else:
-            ax.plot(epochs, values, linewidth=1, alpha=0.6, label=job["name"])
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch (from 0)")
-    ax.set_ylabel("val acc (%)")
-    ax.set_title("Validation accuracy per epoch")
-    ax.grid(True, alpha=0.4)
-    ax.legend(
-        fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=2 if len(with_history) > 20 else 1
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True
+    return lines
 
 
 def print_table(jobs: Sequence[dict[str, Any]], metric: str) -> None:

@@ -1,0 +1,124 @@
+"""Seeds folded: a sweep's jobs grouped by every swept key except `seed`, one row per
+configuration with n, mean ± std, a 95% confidence interval, the rank, and whether it is
+statistically tied with the best (Welch's t-test, p > 0.05). Written to summary.csv."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mnist_exp.core.overrides import override_pairs
+from mnist_exp.records.stats import describe, welch_p
+from mnist_exp.records.tables import markdown_table
+
+ALPHA = 0.05
+FIELDS = [
+    "rank",
+    "config",
+    "n",
+    "metric",
+    "mean",
+    "std",
+    "ci95_low",
+    "ci95_high",
+    "test_acc_mean",
+    "test_acc_std",
+    "p_vs_best",
+    "tied_with_best",
+]
+
+
+def varying(jobs: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """Override keys whose value differs between jobs, with each job's value."""
+    pairs = [override_pairs(job["overrides"]) for job in jobs]
+    keys = dict.fromkeys(key for job_pairs in pairs for key in job_pairs)
+    values = {key: [job_pairs.get(key, "") for job_pairs in pairs] for key in keys}
+    return {k: v for k, v in values.items() if len(set(v)) > 1}
+
+
+def configuration(job: dict[str, Any], keys: Sequence[str]) -> str:
+    """A job's configuration: its values of the swept keys other than the seed."""
+    pairs = override_pairs(job["overrides"])
+    return ",".join(f"{k.rsplit('.', 1)[-1]}={pairs.get(k, '')}" for k in keys) or "all"
+
+
+def fold(jobs: Sequence[dict[str, Any]], varying: Sequence[str], metric: str) -> list[dict[str, Any]]:
+    """One row per configuration over its finished (ok) jobs, ranked by the mean of `metric`."""
+    keys = [k for k in varying if k.rsplit(".", 1)[-1] != "seed"]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for job in jobs:
+        groups.setdefault(configuration(job, keys), []).append(job)
+    rows = []
+    for name, members in groups.items():
+        done = [j for j in members if j["status"] == "ok" and j.get(metric) is not None]
+        values = [float(j[metric]) for j in done]
+        tests = describe([float(j["test_acc"]) for j in done if j.get("test_acc") is not None])
+        row = {"config": name, "metric": metric, "values": values, **describe(values)}
+        row.update(test_acc_mean=tests["mean"], test_acc_std=tests["std"])
+        rows.append(row)
+    lower = "loss" in metric
+    rows.sort(key=lambda r: (r["mean"] is None, (r["mean"] or 0.0) * (1 if lower else -1)))
+    best = rows[0]["values"] if rows else []
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank if row["mean"] is not None else None
+        row["p_vs_best"] = None if rank == 1 else welch_p(best, row["values"])
+        row["tied_with_best"] = rank == 1 or (row["p_vs_best"] is not None and row["p_vs_best"] > ALPHA)
+    return rows
+
+
+def write_summary(rows: Sequence[dict[str, Any]], path: Path) -> None:
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _pct(mean: float | None, std: float | None) -> str:
+    if mean is None:
+        return ""
+    return f"{100 * mean:.2f}" + ("" if std is None else f" ± {100 * std:.2f}")
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    if row["rank"] == 1:
+        return "best"
+    if row["p_vs_best"] is None:
+        return "n < 2: untested"
+    return f"{'tied' if row['tied_with_best'] else 'worse'} (p = {row['p_vs_best']:.3g})"
+
+
+def markdown(rows: Sequence[dict[str, Any]], metric: str) -> str:
+    """The configurations table of report.md, with a sentence naming the best and its ties."""
+    scale = 1 if "loss" in metric else 100
+    header = ["rank", "configuration", "n", f"{metric} mean ± std", "95% CI", "test acc (%)", "vs best"]
+    table = []
+    for r in rows:
+        ci = "" if r["ci95_low"] is None else f"{scale * r['ci95_low']:.2f} to {scale * r['ci95_high']:.2f}"
+        mean = "" if r["mean"] is None else f"{scale * r['mean']:.2f}"
+        spread = "" if r["std"] is None else f" ± {scale * r['std']:.2f}"
+        table.append(
+            [
+                r["rank"] or "",
+                r["config"],
+                r["n"],
+                mean + spread,
+                ci,
+                _pct(r["test_acc_mean"], r["test_acc_std"]),
+                _verdict(r),
+            ]
+        )
+    tied = [r["config"] for r in rows[1:] if r["tied_with_best"]]
+    best = rows[0]["config"] if rows else "none"
+    verdict = (
+        f"Statistically tied with it (Welch's t-test, p > {ALPHA}): {', '.join(tied)}."
+        if tied
+        else f"No other configuration is tied with it (Welch's t-test, p > {ALPHA})."
+    )
+    return (
+        f"## Configurations (seeds folded)\n\nBest: **{best}**. {verdict}\n\n"
+        f"{markdown_table(header, table)}\n"
+        "n counts the seeds that finished; the 95% confidence interval of the mean uses Student's t "
+        "with n-1 degrees of freedom.\n"
+    )

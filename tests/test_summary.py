@@ -1,0 +1,59 @@
+"""Seeds folded: a real `optimizer.lr=0.01,0.05 seed=0,1,2` sweep gives one row per lr with n = 3,
+mean ± std, a 95% confidence interval and whether it is tied with the best."""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from pathlib import Path
+
+import pytest
+
+from mnist_exp.records.stats import describe, welch_p
+from tests.test_sweep import TINY, sweep
+
+
+def test_confidence_interval_is_students_t() -> None:
+    row = describe([1.0, 2.0, 3.0])  # mean 2, std 1, t(0.975, 2) = 4.3027
+    assert row["n"] == 3 and row["mean"] == 2.0 and row["std"] == 1.0
+    assert row["ci95_high"] - 2.0 == pytest.approx(4.3027 / math.sqrt(3), rel=1e-4)
+    assert describe([0.5])["ci95_low"] is None  # one seed: no interval
+
+
+def test_welch_against_its_formula() -> None:
+    a, b = [0.90, 0.91, 0.92, 0.93], [0.95, 0.97, 0.99]
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    t = (statistics.fmean(a) - statistics.fmean(b)) / math.sqrt(va + vb)
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    from scipy import stats
+
+    assert welch_p(a, b) == pytest.approx(2 * stats.t.sf(abs(t), dof))
+    assert welch_p([0.9], b) is None and welch_p([1.0, 1.0], [1.0, 1.0]) == 1.0
+
+
+def test_seeds_fold_into_one_row_per_configuration(tmp_path: Path, mnist_root: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    done = sweep(
+        tmp_path,
+        "optimizer.lr=0.01,0.05",
+        "seed=0,1,2",
+        *TINY,
+        f"data.root={mnist_root}",
+        f"hydra.sweep.dir={sweep_dir}",
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    with (sweep_dir / "summary.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["config"] for r in rows] in (["lr=0.05", "lr=0.01"], ["lr=0.01", "lr=0.05"])
+    assert all(r["n"] == "3" and r["metric"] == "val/acc_best" for r in rows) and "seed" not in rows[0]
+    assert float(rows[0]["mean"]) >= float(rows[1]["mean"]) and rows[0]["rank"] == "1"
+    with (sweep_dir / "results.csv").open() as fh:
+        jobs = [j for j in csv.DictReader(fh) if f"optimizer.lr={rows[0]['config'][3:]}" in j["overrides"]]
+    assert float(rows[0]["mean"]) == pytest.approx(statistics.fmean(float(j["best_val_acc"]) for j in jobs))
+    assert float(rows[0]["ci95_low"]) < float(rows[0]["mean"]) < float(rows[0]["ci95_high"])
+    report = (sweep_dir / "report.md").read_text()
+    assert f"Best: **{rows[0]['config']}**" in report
+    assert ("Statistically tied with it" in report) == (rows[1]["tied_with_best"] == "True")
+    assert report.index("## Configurations") < report.index("## Jobs")
