@@ -238,3 +238,16 @@ def test_transparent_and_animated_pictures(runs, tmp_path: Path) -> None:
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
     with pytest.raises(Exception, match="2 frames"):
         load_image(tmp_path / "anim.gif")
+
+
+@pytest.mark.parametrize("command", ["eval", "predict"])
+def test_eval_and_predict_never_write_into_a_run_folder(
+    command: str, tmp_path: Path, mnist_root: Path
+) -> None:
+    run = finished_run(tmp_path, mnist_root)
+    before = (run / ".hydra" / "config.yaml").read_text()
+    ckpt = run / "checkpoints" / "last.ckpt"
+    extra = [f"images={tmp_path}"] if command == "predict" else [f"data.root={mnist_root}"]
+    result = run_module(command, f"ckpt_path={ckpt}", *extra, f"hydra.run.dir={run}", cwd=tmp_path)
+    assert result.returncode == 2 and "holds another run's results" in result.stderr
+    assert (run / ".hydra" / "config.yaml").read_text() == before

@@ -6,11 +6,13 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from omegaconf import DictConfig
 
 from mnist_exp.core.errors import UserError
+from mnist_exp.setup.guards import RESULT_FILES, used_folder_error
 from mnist_exp.setup.help import help_text
 from mnist_exp.setup.preflight import preflight
 
@@ -39,6 +41,13 @@ def guarded(fn: F) -> F:
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+
+
+def refuse_used_folder(cfg: DictConfig) -> None:
+    """eval and predict write a run folder of their own: never into one that holds a run."""
+    error = cfg.paths.output_dir and used_folder_error(Path(cfg.paths.output_dir), (*RESULT_FILES, ".hydra"))
+    if error:
+        raise error
 
 
 def run_hydra(

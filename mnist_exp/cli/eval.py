@@ -5,7 +5,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from mnist_exp.cli.common import guarded, run_hydra
+from mnist_exp.cli.common import guarded, refuse_used_folder, run_hydra
 from mnist_exp.setup.checks import check_accelerator, data_needs_download
 from mnist_exp.setup.config import CONF_DIR
 from mnist_exp.setup.validate import validate
@@ -20,6 +20,7 @@ Test a checkpoint on the official 10,000 MNIST test images. The model and its in
 
 def check(cfg: DictConfig) -> None:
     validate(cfg)
+    refuse_used_folder(cfg)
     check_accelerator(cfg.trainer)
     data_needs_download(cfg.data)
     from mnist_exp.core.checkpoint import read_checkpoint  # torch: the config is good by now

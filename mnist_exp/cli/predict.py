@@ -11,7 +11,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from mnist_exp.cli.common import guarded, print_error, run_hydra
+from mnist_exp.cli.common import guarded, print_error, refuse_used_folder, run_hydra
 from mnist_exp.setup.config import CONF_DIR
 
 PROG = "mnist-exp-predict"
@@ -24,6 +24,7 @@ dark-on-light or light-on-dark). Prints a table; writes predictions.csv into out
 
 
 def check(cfg: DictConfig) -> None:
+    refuse_used_folder(cfg)
     from mnist_exp.core.checkpoint import read_checkpoint  # torch: the config is good by now
 
     read_checkpoint(cfg.ckpt_path)

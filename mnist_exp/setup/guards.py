@@ -26,12 +26,12 @@ RESUME_MAY_CHANGE = (
 )
 
 
-def used_folder_error(folder: Path) -> UserError | None:
-    """A refusal when `folder` holds another run's results (or a process uses it)."""
+def used_folder_error(folder: Path, names: tuple[str, ...] = RESULT_FILES) -> UserError | None:
+    """A refusal when `folder` holds another run's results (any of `names`) or a process uses it."""
     pid = holder(folder)
     if pid is not None:
         return in_use_error(folder, pid)
-    if any((folder / name).exists() for name in RESULT_FILES):
+    if any((folder / name).exists() for name in names):
         return UserError(
             f"{folder} holds another run's results. Fix: resume it with "
             f"{shell_override('resume', str(folder))}, or choose an empty hydra.run.dir."
