@@ -17,3 +17,7 @@ class Interrupted(UserError):
     """Ctrl-C or SIGTERM: the run stopped cleanly and can be resumed."""
 
     exit_code = 130
+
+
+class Pruned(Exception):
+    """An Optuna pruner stopped this trial after an epoch: a normal outcome of a search, not an error."""

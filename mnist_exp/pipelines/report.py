@@ -21,7 +21,13 @@ from mnist_exp.records.lock import holder
 from mnist_exp.records.status import job_folders, read_status
 from mnist_exp.records.tables import markdown_table
 
-STATUSES = ("ok", "failed", "diverged", "incomplete")  # running, interrupted, not started: incomplete
+STATUSES = (
+    "ok",
+    "pruned",
+    "failed",
+    "diverged",
+    "incomplete",
+)  # running, interrupted, not started: incomplete
 METRICS = REPORT_METRICS
 
 
@@ -77,7 +83,7 @@ def _job(folder: Path) -> dict[str, Any]:
     job: dict[str, Any] = {
         "name": folder.name,
         "folder": folder,
-        "status": state if state in ("ok", "failed", "diverged") else "incomplete",
+        "status": state if state in ("ok", "pruned", "failed", "diverged") else "incomplete",
         "best_val_acc": val[best] if best is not None else metrics.get("val/acc_best"),
         "best_epoch": int(history[best]["epoch"]) if best is not None else None,
         "test_acc": metrics.get("test/acc"),
@@ -157,7 +163,7 @@ def _report_lines(jobs: list[dict[str, Any]], out: Path, metric: str) -> list[st
 
 
 def print_table(jobs: Sequence[dict[str, Any]], metric: str) -> None:
-    colors = {"ok": "green", "failed": "red", "diverged": "magenta", "incomplete": "yellow"}
+    colors = {"ok": "green", "pruned": "blue", "failed": "red", "diverged": "magenta", "incomplete": "yellow"}
     columns = _columns(metric)
     table = Table(title=f"sorted by {metric}")
     for key, title, _ in columns:

@@ -14,7 +14,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict
 
-from mnist_exp.core.errors import Interrupted, UserError
+from mnist_exp.core.errors import Interrupted, Pruned, UserError
 from mnist_exp.core.overrides import SWEPT_ENV, shell_override
 from mnist_exp.pipelines.report import collect, write_report
 from mnist_exp.records.status import read_status, write_status
@@ -22,7 +22,7 @@ from mnist_exp.setup.runtime import hydra_overrides, swept_keys
 
 log = logging.getLogger("mnist_exp.sweep")
 
-FINAL = ("ok", "diverged")  # a re-run skips these; failed, interrupted and running are run again
+FINAL = ("ok", "diverged", "pruned")  # a re-run skips these; failed, interrupted and running are run again
 
 
 class SweepCallback(Callback):
@@ -48,7 +48,7 @@ class SweepCallback(Callback):
             counts[job["status"]] = counts.get(job["status"], 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         print(f"Sweep {sweep_dir}: {len(jobs)} jobs: {summary}. Report: {sweep_dir / 'report.md'}")
-        bad = [j for j in jobs if j["status"] != "ok"]
+        bad = [j for j in jobs if j["status"] not in ("ok", "pruned")]
         if bad:
             for job in bad:
                 print(f"  {job['status']:>10}  {job['name']}  {job.get('error') or ''}".rstrip())
@@ -64,44 +64,69 @@ class SweepCallback(Callback):
             sys.exit(1)
 
 
-def run_sweep_job(cfg: DictConfig, train_fn: Callable[[DictConfig], dict[str, float]]) -> float | None:
-    """One job of a multirun. Skips a job that finished in an earlier run of this sweep, resumes
-    one that stopped, and turns a failure into a recorded status and a None result, so the sweep
-    goes on (Optuna records None as a failed trial)."""
-    out = Path(cfg.paths.output_dir)
-    name = out.name
+def _earlier_outcome(cfg: DictConfig, out: Path, overrides: list[str] | None) -> tuple[bool, float | None]:
+    """(True, its result) for a job that finished in an earlier run of this sweep, or one whose
+    folder holds other overrides (refused); (False, None) to run it, resuming from its last
+    checkpoint when an earlier run stopped it."""
     status = read_status(out)
-    overrides = hydra_overrides()
     if status.get("status") in FINAL and status.get("overrides") == overrides:
-        log.info("Job %s: %s in an earlier run of this sweep; skipped.", name, status["status"])
-        return (status.get("metrics") or {}).get("optimized_metric")
+        log.info("Job %s: %s in an earlier run of this sweep; skipped.", out.name, status["status"])
+        return True, (status.get("metrics") or {}).get("optimized_metric")
     last = out / "checkpoints" / "last.ckpt"
     if status and last.is_file() and not cfg.get("ckpt_path"):
         if status.get("overrides") not in (None, overrides):
-            message = (
-                f"{out} holds a job with other overrides ({status.get('overrides')}). "
-                "Fix: re-run the sweep with its own overrides, or choose a new hydra.sweep.dir."
+            log.error(
+                "Job %s: %s holds a job with other overrides (%s). Fix: re-run the sweep with its own "
+                "overrides, or choose a new hydra.sweep.dir.",
+                out.name,
+                out,
+                status.get("overrides"),
             )
-            log.error("Job %s: %s", name, message)
-            return None
+            return True, None
         with open_dict(cfg):
             cfg.ckpt_path = str(last)
-        log.info("Job %s: resuming from %s.", name, last)
+        log.info("Job %s: resuming from %s.", out.name, last)
+    return False, None
+
+
+def _trial_callbacks(cfg: DictConfig, out: Path) -> list[Any]:
+    """An Optuna trial's job reports to its study (optuna is an optional extra: imported here)."""
+    if cfg.get("optuna_trial") is None:
+        return []
+    from hydra.core.hydra_config import HydraConfig
+
+    from mnist_exp.pipelines.optuna_trial import TrialReporter
+
+    return [TrialReporter(HydraConfig.get().sweeper, out.parent, int(cfg.optuna_trial))]
+
+
+def run_sweep_job(cfg: DictConfig, train_fn: Callable[..., dict[str, float]]) -> float | None:
+    """One job of a multirun. Skips a job that finished in an earlier run of this sweep, resumes
+    one that stopped, and turns a failure into a recorded status and a None result, so the sweep
+    goes on (Optuna records None as a failed trial, a pruned job as pruned)."""
+    out = Path(cfg.paths.output_dir)
+    overrides = hydra_overrides()
+    finished, result = _earlier_outcome(cfg, out, overrides)
+    if finished:
+        return result
     try:
-        return train_fn(cfg).get("optimized_metric")
+        return train_fn(cfg, _trial_callbacks(cfg, out)).get("optimized_metric")
+    except Pruned as err:
+        log.info("Job %s: %s", out.name, err)
+        return None
     except Interrupted:
         raise Interrupted(
-            f"Sweep interrupted in job {name}; its finished epochs are saved. Resume the sweep with "
-            f"the same command plus {shell_override('hydra.sweep.dir', str(out.parent))} (finished jobs are "
-            "skipped)."
+            f"Sweep interrupted in job {out.name}; its finished epochs are saved. Resume the sweep with "
+            f"the same command plus {shell_override('hydra.sweep.dir', str(out.parent))} (finished jobs "
+            "are skipped)."
         ) from None
     except KeyboardInterrupt:
         raise
     except UserError as err:  # bad values, missing data, divergence: one line, no traceback
-        log.error("Job %s failed: %s", name, err)
+        log.error("Job %s failed: %s", out.name, err)
         error = str(err)
     except Exception as err:
-        log.exception("Job %s failed", name)
+        log.exception("Job %s failed", out.name)
         error = f"{type(err).__name__}: {err}"
     if read_status(out).get("status") not in ("failed", "diverged"):
         write_status(out, "failed", error=error, overrides=overrides)

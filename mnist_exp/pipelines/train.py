@@ -23,7 +23,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from mnist_exp.core.checkpoint import checkpoint_epoch
-from mnist_exp.core.errors import Diverged, Interrupted
+from mnist_exp.core.errors import Diverged, Interrupted, Pruned
 from mnist_exp.core.overrides import shell_override
 from mnist_exp.records.callbacks import AtomicCheckpointIO
 from mnist_exp.records.hparams import log_hparams
@@ -161,6 +161,9 @@ def _fit(
             trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     except Diverged as err:
         status("diverged", epoch=trainer.current_epoch, error=str(err))
+        raise
+    except Pruned as err:
+        status("pruned", epoch=trainer.current_epoch, error=str(err))
         raise
     except SIGTERMException:
         status("interrupted", epoch=trainer.current_epoch)

@@ -4,6 +4,7 @@ before Hydra makes a run folder; Hydra's composition errors rewritten to name th
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import re
 from collections.abc import Callable
 from typing import Any
@@ -59,7 +60,7 @@ def explain_composition_error(err: Exception, config_name: str, prog: str) -> st
     """Hydra's composition errors, rewritten to name the fix (and the nearest known key)."""
     text = str(err)
     for plugin, extra, example in (
-        ("optuna", "optuna", "hparams_search=optuna"),
+        ("optuna", "optuna", "hparams_search=optuna"),  # the old plugin's config, if a user names it
         ("submitit", "slurm", "hydra/launcher=submitit_slurm"),
         ("joblib", "", "hydra/launcher=joblib"),
     ):
@@ -145,6 +146,11 @@ def preflight(
         choices += _expand([f"{k}={v}" for k, v in params.items()])
         first = [c[0] for c in choices if c]
         cfg = _compose(config_name, first, prog)
+    sweeper = str(OmegaConf.select(cfg, "hydra.sweeper._target_"))
+    if sweeper.endswith("OptunaSweeper") and importlib.util.find_spec("optuna") is None:
+        raise UserError(
+            "hparams_search=optuna needs Optuna, which is not installed. Fix: pip install 'mnist-exp[optuna]'"
+        )
     multirun = "-m" in argv or "--multirun" in argv or cfg.hydra.get("mode") == RunMode.MULTIRUN
     variants = [first]
     if multirun:

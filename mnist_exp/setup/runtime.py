@@ -27,6 +27,8 @@ def swept_keys(config: DictConfig) -> list[str]:
     keys = [o.get_key_element().lstrip("+~") for o in parsed if o.is_sweep_override()]
     params = OmegaConf.select(config, "hydra.sweeper.params") or {}
     keys += [str(k) for k in params if str(k) not in keys]
+    if str(OmegaConf.select(config, "hydra.sweeper._target_")).endswith("OptunaSweeper"):
+        keys.insert(0, "optuna_trial")  # trial numbers first: sampled values can repeat
     return keys
 
 

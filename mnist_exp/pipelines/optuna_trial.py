@@ -1,0 +1,45 @@
+"""The training side of an Optuna search: a job that is a trial reports its per-epoch `val/acc`
+to the study in `<sweep dir>/optuna.db`, and stops when the study's pruner says so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from mnist_exp.core.errors import Pruned
+
+DB_FILE = "optuna.db"
+
+
+def storage(sweep_dir: Path) -> optuna.storages.RDBStorage:
+    """The study's SQLite file; parallel jobs wait for each other's writes instead of failing."""
+    url = f"sqlite:///{(sweep_dir / DB_FILE).resolve()}"
+    return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 120}})
+
+
+class TrialReporter(pl.Callback):
+    """After each epoch: `trial.report(val/acc, epoch)`, then prune if the pruner says so. Called
+    through the module's `on_epoch_metrics` (like the history), so the pruned epoch is recorded in
+    metrics.csv and TensorBoard before the run stops."""
+
+    def __init__(self, sweeper: DictConfig, sweep_dir: Path, number: int, monitor: str = "val/acc") -> None:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        db = storage(sweep_dir)
+        study = optuna.load_study(
+            study_name=sweeper.study_name, storage=db, pruner=instantiate(sweeper.pruner)
+        )
+        study_id = db.get_study_id_from_name(sweeper.study_name)
+        self.trial = optuna.trial.Trial(study, db.get_trial_id_from_study_id_trial_number(study_id, number))
+        self.monitor = monitor
+
+    def on_epoch_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.monitor not in trainer.callback_metrics:
+            return
+        epoch = trainer.current_epoch
+        self.trial.report(float(trainer.callback_metrics[self.monitor]), step=epoch)
+        if self.trial.should_prune():
+            raise Pruned(f"pruned after epoch {epoch} ({self.monitor} below the pruner's threshold)")

@@ -1,0 +1,75 @@
+"""hparams_search=optuna on a current Optuna: the study in <sweep dir>/optuna.db with every
+trial's per-epoch val/acc, pruning, continuing a stopped search, and parallel trials (joblib)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from mnist_exp.records.history import read_history
+from tests.conftest import run_module
+from tests.test_sweep import TINY
+
+SMALL = ["hparams_search=optuna", *TINY, "test=false", "hydra.sweeper.sampler.n_startup_trials=2"]
+
+
+def study(sweep_dir: Path) -> optuna.Study:
+    return optuna.load_study(study_name="mnist_exp", storage=f"sqlite:///{sweep_dir / 'optuna.db'}")
+
+
+def jobs(sweep_dir: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in sweep_dir.glob("*/status.json")}
+
+
+def test_optuna_is_current() -> None:
+    assert int(optuna.__version__.split(".")[0]) >= 4
+
+
+def test_a_hopeless_trial_is_pruned_after_its_first_epoch(tmp_path: Path, mnist_root: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    pruner = [
+        "hydra/sweeper/pruner=threshold",
+        "hydra.sweeper.pruner.lower=0.99",
+        "hydra.sweeper.pruner.n_warmup_steps=0",
+    ]
+    done = run_module(
+        "train",
+        *SMALL,
+        *pruner,
+        "hydra.sweeper.n_trials=2",
+        f"data.root={mnist_root}",
+        f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]  # pruning is an outcome, not a failure
+    trials = study(sweep_dir).trials
+    assert [t.state for t in trials] == [TrialState.PRUNED, TrialState.PRUNED]
+    assert all(list(t.intermediate_values) == [0] for t in trials)  # reported, then stopped
+    for name, info in jobs(sweep_dir).items():
+        assert info["status"] == "pruned" and name.startswith("optuna_trial=")
+        assert len(read_history(sweep_dir / name / "metrics.csv")) == 1  # one epoch of two
+    assert "2 pruned" in done.stdout and "pruned" in (sweep_dir / "report.md").read_text()
+
+
+def test_a_search_continues_in_its_folder_with_parallel_trials(tmp_path: Path, mnist_root: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    common = [*SMALL, "hydra/sweeper/pruner=none", f"data.root={mnist_root}", f"hydra.sweep.dir={sweep_dir}"]
+    first = run_module("train", *common, "hydra.sweeper.n_trials=2", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = {name: (sweep_dir / name / "metrics.csv").stat().st_mtime_ns for name in jobs(sweep_dir)}
+    more = ["hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", "hydra/launcher=joblib"]
+    second = run_module("train", *common, *more, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    trials = study(sweep_dir).trials
+    assert [t.number for t in trials] == [0, 1, 2, 3]
+    assert all(t.state == TrialState.COMPLETE and sorted(t.intermediate_values) == [0, 1] for t in trials)
+    for t in trials:  # the intermediate values are the job's own per-epoch val/acc
+        (name,) = [n for n in jobs(sweep_dir) if n.startswith(f"optuna_trial={t.number},")]
+        history = [r["val/acc"] for r in read_history(sweep_dir / name / "metrics.csv")]
+        assert [t.intermediate_values[e] for e in (0, 1)] == history
+    assert {n: (sweep_dir / n / "metrics.csv").stat().st_mtime_ns for n in before} == before
+    best = (sweep_dir / "optimization_results.yaml").read_text()
+    assert "best_params" in best and "optimizer.lr" in best
