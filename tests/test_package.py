@@ -178,3 +178,4 @@ def test_the_wheel_carries_the_configs(tmp_path: Path) -> None:
     shipped = {p.relative_to(REPO).as_posix() for p in (PACKAGE / "conf").rglob("*.yaml")}
     assert shipped and shipped <= names
     assert "mnist_exp/conf/config.yaml" in names and "mnist_exp/conf/debug/limit.yaml" in names
+    assert "hydra_plugins/mnist_exp_optuna_sweeper/optuna_sweeper.py" in names  # where Hydra finds sweepers
