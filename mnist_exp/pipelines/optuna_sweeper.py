@@ -86,16 +86,20 @@ class OptunaSearch:
 
     def _study(self, sweep_dir: Path) -> optuna.Study:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        db = storage(sweep_dir)
         study = optuna.create_study(
             study_name=self.study_name,
-            storage=storage(sweep_dir),
+            storage=db,
             sampler=_built(self.sampler_cfg),
             pruner=_built(self.pruner_cfg),
             direction=self.direction,
             load_if_exists=True,
         )
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
-            study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
+            study_id = db.get_study_id_from_name(self.study_name)
+            db.set_trial_user_attr(
+                db.get_trial_id_from_study_id_trial_number(study_id, trial.number), INTERRUPTED, True
+            )
             study.tell(trial.number, state=TrialState.FAIL)  # its process ended in an earlier run
         return study
 

@@ -28,7 +28,6 @@ STATUSES = (
     "diverged",
     "incomplete",
 )  # running, interrupted, not started: incomplete
-METRICS = REPORT_METRICS
 
 
 def _pct(value: Any) -> str:
@@ -94,7 +93,7 @@ def _job(folder: Path) -> dict[str, Any]:
         "history": history,
     }
     last = history[-1] if history else {}
-    for name in METRICS:  # the chosen metric, whichever it is
+    for name in REPORT_METRICS:  # the chosen metric, whichever it is
         job[name] = metrics.get(name, last.get(name))
     job["val/acc_best"] = job["best_val_acc"]
     return job
