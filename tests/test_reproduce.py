@@ -3,36 +3,94 @@
 from __future__ import annotations
 
 import csv
+import statistics
 from pathlib import Path
 
 import pytest
 
+from mnist_exp.core.spec import REPORTED
 from mnist_exp.pipelines.train import train
 from mnist_exp.records.history import read_history
 from tests.conftest import compose_cfg, run_module
 
 
-def reproduce(tmp_path: Path, *args: str) -> list[dict]:
-    out = tmp_path / "repro"
-    result = run_module("reproduce", "--out", str(out), *args, cwd=tmp_path, timeout=3000)
+def reproduce(cwd: Path, *args: str) -> str:
+    """`mnist-exp-reproduce ...` as a user runs it; its output."""
+    result = run_module("reproduce", *args, cwd=cwd, timeout=3000)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (out / "curves.png").is_file() and (out / "results.md").is_file()
-    with (out / "results.csv").open() as fh:
+    return result.stdout + result.stderr
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open() as fh:
         return list(csv.DictReader(fh))
+
+
+def test_reproduction_is_a_sweep_in_parallel_reported_and_resumable(tmp_path: Path, mnist_root: Path) -> None:
+    sweep = tmp_path / "my sweeps" / "repro"
+    where = [f"data.root={mnist_root}", f"hydra.sweep.dir={sweep}", "debug=limit"]
+    reproduce(tmp_path, *where, "seed=0,1", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    jobs = sorted(p.name for p in sweep.iterdir() if (p / "status.json").is_file())
+    assert jobs == [f"experiment={e},seed={s}" for e in ("seed_lenet", "seed_mlp") for s in (0, 1)]
+    assert (sweep / "multirun.yaml").is_file() and (sweep / "curves.png").is_file()
+    results = read_csv(sweep / "results.csv")
+    summary = {row["config"]: row for row in read_csv(sweep / "summary.csv")}
+    assert set(summary) == {"experiment=seed_lenet", "experiment=seed_mlp"}
+    for name, (_, reported) in REPORTED.items():
+        row = summary[f"experiment={name}"]
+        assert row["n"] == "2" and row["metric"] == "test/acc"
+        assert float(row["reported_test_acc"]) == pytest.approx(reported / 100)
+        accs = [float(r["test_acc"]) for r in results if f"experiment={name}" in r["overrides"]]
+        assert float(row["test_acc_mean"]) == pytest.approx(statistics.fmean(accs))
+    report_md = (sweep / "report.md").read_text()
+    assert "reported (%)" in report_md and "LeNet-5 98.6%, MLP 93.5%" in report_md
+
+    before = {job: (sweep / job / "status.json").read_bytes() for job in jobs}
+    output = reproduce(tmp_path, *where, "seed=0,1,2")  # re-run into its folder, one seed more
+    assert output.count("in an earlier run of this sweep; skipped") == 4
+    assert {job: (sweep / job / "status.json").read_bytes() for job in jobs} == before
+    assert {row["n"] for row in read_csv(sweep / "summary.csv")} == {"3"}
+
+    printed = run_module("report", str(sweep), cwd=tmp_path)  # sorted by the sweep's own metric
+    assert printed.returncode == 0 and "test/acc mean ± std" in printed.stdout, printed.stderr
+
+
+def test_the_old_options_are_refused_with_the_new_form(tmp_path: Path) -> None:
+    for args, fix in (
+        (["--seeds", "3"], "seed=range(N)"),
+        (["--out", "x"], "hydra.sweep.dir="),
+        (["hparams_search=optuna"], "mnist-exp-train"),
+        (["resume=x"], "hydra.sweep.dir="),
+    ):
+        result = run_module("reproduce", *args, cwd=tmp_path)
+        assert result.returncode == 2 and fix in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and not (tmp_path / "outputs").exists()
+
+
+def seed_run(tmp_path: Path, mnist_root: Path, experiment: str) -> dict:
+    """One full-length seed-0 run through mnist-exp-reproduce; its summary row."""
+    sweep = tmp_path / "repro"
+    reproduce(
+        tmp_path, f"experiment={experiment}", "seed=0", f"data.root={mnist_root}", f"hydra.sweep.dir={sweep}"
+    )
+    (job,) = read_csv(sweep / "results.csv")
+    assert job["status"] == "ok" and int(job["epochs"]) == 30
+    (row,) = read_csv(sweep / "summary.csv")
+    return row
 
 
 @pytest.mark.slow
 def test_seed_mlp_reaches_the_reported_93_5(tmp_path: Path, mnist_root: Path) -> None:
-    rows = reproduce(tmp_path, "--experiments", "seed_mlp", "--seeds", "1", f"data.root={mnist_root}")
-    assert len(rows) == 1 and int(rows[0]["epochs"]) == 30
-    assert abs(float(rows[0]["final"]) - 93.5) <= 0.5, rows[0]
+    row = seed_run(tmp_path, mnist_root, "seed_mlp")
+    assert float(row["reported_test_acc"]) == 0.935
+    assert abs(float(row["test_acc_mean"]) - 0.935) <= 0.005, row
 
 
 @pytest.mark.slow
 def test_seed_lenet_reaches_the_reported_98_6(tmp_path: Path, mnist_root: Path) -> None:
-    rows = reproduce(tmp_path, "--experiments", "seed_lenet", "--seeds", "1", f"data.root={mnist_root}")
-    assert len(rows) == 1 and int(rows[0]["epochs"]) == 30
-    assert abs(float(rows[0]["final"]) - 98.6) <= 0.4, rows[0]
+    row = seed_run(tmp_path, mnist_root, "seed_lenet")
+    assert float(row["reported_test_acc"]) == 0.986
+    assert abs(float(row["test_acc_mean"]) - 0.986) <= 0.004, row
 
 
 def history(tmp_path: Path, mnist_root: Path, seed: int, name: str) -> list[dict]:

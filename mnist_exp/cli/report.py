@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from mnist_exp.cli.common import guarded
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.spec import REPORT_METRICS
@@ -24,9 +26,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="mnist-exp-report", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep_dir", type=Path, help="a multirun folder, e.g. outputs/train/multiruns/<date>")
     parser.add_argument(
-        "--metric", default="val/acc_best", choices=REPORT_METRICS, help="sort by (default val/acc_best)"
+        "--metric",
+        choices=REPORT_METRICS,
+        help="sort by (default: the sweep's optimized_metric, e.g. test/acc for mnist-exp-reproduce)",
     )
     return parser.parse_args(argv)
+
+
+def sweep_metric(sweep_dir: Path) -> str:
+    """The metric the sweep itself optimized (multirun.yaml), else val/acc_best."""
+    try:
+        metric = OmegaConf.load(sweep_dir / "multirun.yaml").get("optimized_metric")
+    except Exception:  # no multirun.yaml, or not readable: the report still works
+        metric = None
+    return metric if metric in REPORT_METRICS else "val/acc_best"
 
 
 @guarded
@@ -43,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     from mnist_exp.pipelines.report import report  # matplotlib: once the folder is known good
 
-    report(args.sweep_dir, args.metric)
+    report(args.sweep_dir, args.metric or sweep_metric(args.sweep_dir))
 
 
 if __name__ == "__main__":

@@ -1,72 +1,74 @@
-"""`mnist-exp-reproduce`: the seed's two experiments over several seeds, next to the reported numbers.
+"""`mnist-exp-reproduce`: the seed's two experiments over seeds 0-4, as one sweep.
 
-    mnist-exp-reproduce                                   # both experiments, seeds 0-4, 30 epochs
-    mnist-exp-reproduce --experiments seed_mlp --seeds 1 --vary model.activation=relu,sigmoid
-    mnist-exp-reproduce trainer.max_epochs=2              # any training override goes to every run
-
-Writes into outputs/reproduce/<date>_<time>_<pid>/: one run folder per experiment and seed,
-results.csv (one row per run), results.md (the summary table) and curves.png (per-epoch test
-accuracy of every seed, with the reported final value as a line).
+A preset over `mnist-exp-train` (`hparams_search=reproduce`): the same jobs, folders, launchers,
+resume and report as any sweep. `mnist-exp-report <its folder>` puts the reported numbers beside
+the measured mean ± std (summary.csv, report.md).
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import logging
-import os
-from pathlib import Path
+import sys
 
-from mnist_exp.cli.common import guarded
+from mnist_exp.cli.common import guarded, run_hydra
+from mnist_exp.cli.train import check, hydra_main
 from mnist_exp.core.errors import UserError
-from mnist_exp.core.spec import REPORTED
-from mnist_exp.setup.preflight import preflight
+from mnist_exp.setup.guards import check_sweep_dir
+
+PROG = "mnist-exp-reproduce"
+PRESET = "hparams_search=reproduce"
+USAGE = """\
+usage: mnist-exp-reproduce [key=value ...]
+
+The seed document's experiments (seed_lenet, seed_mlp) x seeds 0-4 as one sweep, in
+outputs/reproduce/<date>_<time>_<pid>/; its report.md and summary.csv set the measured mean ± std
+beside the reported accuracies (MLP 93.5%, LeNet-5 98.6%).
+  mnist-exp-reproduce                                   10 runs of 30 epochs, one after another
+  mnist-exp-reproduce hydra/launcher=joblib             two runs at a time
+  mnist-exp-reproduce experiment=seed_mlp 'seed=range(10)'
+  mnist-exp-reproduce experiment=seed_mlp seed=0 model.activation=relu,tanh    one more key swept
+  mnist-exp-reproduce hydra.sweep.dir=<its folder>      resume: finished runs are skipped"""
+# the options of the old one-process command, and what says the same now
+OLD_OPTIONS = {
+    "--seeds": "'seed=range(N)'",
+    "--experiments": "experiment=seed_mlp (or seed_lenet; both is the default)",
+    "--vary": "KEY=v1,v2 (a swept override, e.g. model.activation=relu,tanh)",
+    "--out": "hydra.sweep.dir=<folder>",
+}
 
 
-def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="mnist-exp-reproduce", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--experiments", nargs="+", default=list(REPORTED), choices=sorted(REPORTED))
-    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
-    parser.add_argument(
-        "--vary", help="KEY=v1,v2,...: one row per value (e.g. model.activation=relu,sigmoid)"
-    )
-    parser.add_argument("--out", help="output folder (default outputs/reproduce/<date>_<time>_<pid>)")
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run")
-    return parser.parse_args(argv)
-
-
-def variants(vary: str | None) -> list[tuple[str, list[str]]]:
-    """`--vary KEY=a,b` -> [("KEY=a", ["KEY=a"]), ("KEY=b", ["KEY=b"])]; none: one default variant."""
-    if not vary:
-        return [("", [])]
-    key, _, values = vary.partition("=")
-    if not key or not values:
-        raise UserError(f"--vary {vary!r} is not KEY=v1,v2,... Fix: e.g. --vary model.activation=relu,tanh.")
-    return [(f"{key}={v}", [f"{key}={v}"]) for v in values.split(",")]
+def preset_argv(argv: list[str]) -> list[str]:
+    """The user's command line as `mnist-exp-train hparams_search=reproduce ...`; refuses what
+    would turn it into something else."""
+    for arg in argv:
+        option = arg.split("=", 1)[0]
+        if option in OLD_OPTIONS:
+            raise UserError(
+                f"{option} belongs to the old mnist-exp-reproduce; reproduction is a sweep now. "
+                f"Fix: {OLD_OPTIONS[option]}."
+            )
+        if option.lstrip("+~") == "hparams_search":
+            raise UserError(
+                f"mnist-exp-reproduce is {PRESET}; it cannot also be {arg}. Fix: run that search "
+                "with mnist-exp-train."
+            )
+        if option == "resume":
+            raise UserError(
+                "resume= continues one run; a reproduction is a sweep. Fix: re-run the command with "
+                "hydra.sweep.dir=<its folder> (finished runs are skipped, stopped ones resume)."
+            )
+    return [PRESET, *argv]
 
 
 @guarded
-def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
-    if args.seeds < 1:
-        raise UserError("--seeds must be >= 1. Fix: e.g. --seeds 5.")
-    stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    out = Path(args.out or f"outputs/reproduce/{stamp}_{os.getpid():05d}")
-    if out.exists() and any(out.iterdir()):
-        raise UserError(f"{out} already holds results. Fix: pass another --out, or none.")
-    chosen = variants(args.vary)
-    for experiment in args.experiments:  # every combination checked before anything trains
-        for _, extra in chosen:
-            overrides = [f"experiment={experiment}", *args.overrides, *extra]
-            preflight("config", overrides, prog="mnist-exp-reproduce")
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s")
-    from mnist_exp.pipelines.reproduce import reproduce  # the training stack, once all is checked
-
-    reproduce(args.experiments, args.seeds, chosen, args.overrides, out)
-    print((out / "results.md").read_text())
+def main() -> None:
+    """`mnist-exp-reproduce`: checked like any training command line, then run as a multirun."""
+    sys.argv = [sys.argv[0], *preset_argv(sys.argv[1:])]
+    check_sweep_dir(sys.argv[1:])
+    run_hydra(PROG, "config", hydra_main, check, USAGE)
 
 
 if __name__ == "__main__":
-    main()
+    # like mnist_exp.cli.train: the importable copy, so joblib workers find the task by name
+    from mnist_exp.cli.reproduce import main as importable_main
+
+    importable_main()

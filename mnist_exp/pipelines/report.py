@@ -13,8 +13,9 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from mnist_exp.core.spec import REPORT_METRICS
-from mnist_exp.pipelines.summary import fold, markdown, varying, write_summary
+from mnist_exp.core.overrides import override_pairs
+from mnist_exp.core.spec import REPORT_METRICS, REPORTED
+from mnist_exp.pipelines.summary import fold, markdown, markdown_cells, varying, write_summary
 from mnist_exp.pipelines.sweep_figures import curves, heatmap
 from mnist_exp.records.history import read_history
 from mnist_exp.records.lock import holder
@@ -115,9 +116,17 @@ def _sort_key(metric: str):
     return key
 
 
-def write_report(jobs: list[dict[str, Any]], out: Path, metric: str = "val/acc_best") -> list[dict[str, Any]]:
+def _references(jobs: Sequence[dict[str, Any]]) -> list[tuple[str, float]]:
+    """The reported accuracies (%) of the seed experiments these jobs ran: lines on curves.png."""
+    names = {override_pairs(job["overrides"]).get("experiment") for job in jobs}
+    return [(f"reported {label}", value) for name, (label, value) in REPORTED.items() if name in names]
+
+
+def write_report(
+    jobs: list[dict[str, Any]], out: Path, metric: str = "val/acc_best"
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
     """report.md, results.csv, summary.csv (seeds folded), heatmap.png and curves.png in `out`;
-    returns the jobs, sorted."""
+    returns the jobs, sorted, and the configurations when seeds were swept (else None)."""
     jobs = sorted(jobs, key=_sort_key(metric))
     with (out / "results.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
@@ -134,10 +143,11 @@ def write_report(jobs: list[dict[str, Any]], out: Path, metric: str = "val/acc_b
         lines[3:3] = [markdown(configurations, metric), "## Jobs\n"]
     if heatmap(jobs, out / "heatmap.png", metric):
         lines.append("![heatmap](heatmap.png)\n")
-    if curves(jobs, out / "curves.png", keys if seeds else None, [row["config"] for row in configurations]):
+    order = [row["config"] for row in configurations]
+    if curves(jobs, out / "curves.png", keys if seeds else None, order, _references(jobs)):
         lines.append("![curves](curves.png)\n")
     (out / "report.md").write_text("\n".join(lines))
-    return jobs
+    return jobs, configurations if seeds else None
 
 
 def _report_lines(jobs: list[dict[str, Any]], out: Path, metric: str) -> list[str]:
@@ -174,12 +184,32 @@ def print_table(jobs: Sequence[dict[str, Any]], metric: str) -> None:
     Console(width=max(100, len(max((j["name"] for j in jobs), key=len)) + 80)).print(table)
 
 
+def print_configurations(rows: Sequence[dict[str, Any]], metric: str) -> None:
+    """The seeds-folded table on the terminal: mean ± std, n, and the reported value if any."""
+    scale = 1 if "loss" in metric else 100
+    with_reported = any(r.get("reported_test_acc") is not None for r in rows)
+    titles = ["rank", "configuration", "n", f"{metric} mean ± std", "95% CI", "test acc (%)"]
+    titles += ["reported (%)", "measured − reported"] if with_reported else []
+    titles.append("vs best")
+    drop = {"95% CI", "measured − reported"} | ({"test acc (%)"} if metric == "test/acc" else set())
+    table = Table(title=f"configurations, seeds folded (by {metric}; the CI is in report.md)")
+    for title in titles:
+        if title not in drop:
+            table.add_column(title, justify="left" if title == "configuration" else "right")
+    for r in rows:
+        cells = markdown_cells(r, scale, with_reported)
+        table.add_row(*[str(c) for t, c in zip(titles, cells, strict=True) if t not in drop])
+    Console(width=max(120, max((len(r["config"]) for r in rows), default=0) + 100)).print(table)
+
+
 def report(sweep_dir: Path, metric: str = "val/acc_best") -> list[dict[str, Any]]:
     """`mnist-exp-report`: read the sweep's jobs, write its report files, print the table."""
-    jobs = collect(sweep_dir)
-    jobs = write_report(jobs, sweep_dir, metric)
+    jobs, configurations = write_report(collect(sweep_dir), sweep_dir, metric)
     print_table(jobs, metric)
+    if configurations:
+        print_configurations(configurations, metric)
     print(
-        f"Wrote {sweep_dir / 'report.md'}, results.csv, heatmap.png (if batch size and lr varied), curves.png"
+        f"Wrote {sweep_dir / 'report.md'}, results.csv, summary.csv, heatmap.png (if batch size and lr "
+        "varied), curves.png"
     )
     return jobs

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, open_dict
 
 from mnist_exp.core.errors import Interrupted, Pruned, UserError
 from mnist_exp.core.overrides import SWEPT_ENV, shell_override
-from mnist_exp.pipelines.report import collect, write_report
+from mnist_exp.pipelines.report import collect, print_configurations, write_report
 from mnist_exp.records.status import read_status, write_status
 from mnist_exp.setup.runtime import hydra_overrides, swept_keys
 
@@ -39,8 +39,11 @@ class SweepCallback(Callback):
         jobs = collect(sweep_dir)
         if not any((job["folder"] / "status.json").is_file() for job in jobs):
             return  # not a training sweep (e.g. mnist-exp-eval -m): nothing to report
+        metric = str(config.get("optimized_metric") or "val/acc_best")
         try:
-            write_report(jobs, sweep_dir, metric=str(config.get("optimized_metric") or "val/acc_best"))
+            configurations = write_report(jobs, sweep_dir, metric)[1]
+            if configurations:
+                print_configurations(configurations, metric)
         except Exception as err:  # the report must never hide the sweep's own outcome
             log.warning("Could not write the sweep report: %s", err)
         counts: dict[str, int] = {}

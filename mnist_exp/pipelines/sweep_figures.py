@@ -103,10 +103,15 @@ def _lines(
 
 
 def curves(
-    jobs: Sequence[dict[str, Any]], path: Path, keys: Sequence[str] | None = None, order: Sequence[str] = ()
+    jobs: Sequence[dict[str, Any]],
+    path: Path,
+    keys: Sequence[str] | None = None,
+    order: Sequence[str] = (),
+    references: Sequence[tuple[str, float]] = (),
 ) -> bool:
     """Val accuracy per epoch of every job, or with `keys` (the swept keys but the seed) a mean
-    line with a ±std band per configuration, in `order` (best first); the first line is bold."""
+    line with a ±std band per configuration, in `order` (best first); the first line is bold.
+    `references` (label, %) are dashed lines: the reported accuracies of a reproduction."""
     with_history = [j for j in jobs if any("val/acc" in r for r in j["history"])]
     if not with_history:
         return False
@@ -122,6 +127,8 @@ def curves(
             low = [m - s for m, s in zip(mean, std, strict=True)]
             high = [m + s for m, s in zip(mean, std, strict=True)]
             ax.fill_between(epochs, low, high, color=line[0].get_color(), alpha=0.15)
+    for label, value in references:
+        ax.axhline(value, color="black", linestyle="--", linewidth=1, label=f"{label} {value}%")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch (from 0)")
     ax.set_ylabel("val acc (%)" + (", mean ± std over seeds" if keys is not None else ""))
