@@ -7,11 +7,14 @@ epoch then `--epochs` measured training epochs (validation excluded); the block 
 runs `--repeats` times in turn, so slow drifts of a shared machine hit all of them alike; the table
 gives the median over all measured epochs of:
   a  the seed's plain PyTorch loop, torchvision DataLoader with per-sample transforms
-  b  a plain PyTorch loop over the in-memory tensor (the floor for this code)
+  b  a plain PyTorch loop over the in-memory tensor (the floor for this code), deterministic as the
+     project's default trainer.deterministic=true makes d (--b-nondeterministic: as torch defaults)
   c  mnist-exp, data.loader=torchvision
-  d  mnist-exp, data.loader=tensor (the default)
+  d  mnist-exp, data.loader=tensor (the default), once per `--k` value of data.steps_per_call
+     (mini-batches per Lightning step; K=1 is one Lightning step per mini-batch, as before)
   e  as d with data.storage=uint8 (normalized per batch instead of once)
 Then the peak resident memory of (d) alone, in a child process. Prints a Markdown table.
+`--only b d` measures just those columns (a and c take most of the time).
 """
 
 from __future__ import annotations
@@ -47,8 +50,11 @@ def seed_model(name: str, channels_last: bool) -> nn.Module:
     return net.to(memory_format=torch.channels_last) if channels_last else net
 
 
-def plain_loop(net: nn.Module, batches, epochs: int, device: torch.device) -> list[float]:
+def plain_loop(
+    net: nn.Module, batches, epochs: int, device: torch.device, deterministic: bool = False
+) -> list[float]:
     """The seed's loop: forward, cross-entropy, backward, SGD step; one warm-up epoch."""
+    torch.use_deterministic_algorithms(deterministic)
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
     loss_fn = nn.CrossEntropyLoss()
     net.to(device).train()
@@ -120,24 +126,34 @@ def measure(args: argparse.Namespace, model: str, out: Path) -> dict[str, list[f
             b = perm[i : i + 128]
             yield images[b], labels[b]
 
-    results: dict[str, list[float]] = {k: [] for k in "abcde"}
+    columns = [c for c in "abcde" if c in args.only]
+    results: dict[str, list[float]] = {c: [] for c in columns if c != "d"}
+    results.update({f"d{k}": [] for k in args.k} if "d" in columns else {})
     torch.manual_seed(0)
     extra = [f"channels_last={channels_last}", *args.override]
     for _ in range(args.repeats):
-        results["a"] += plain_loop(seed_model(model, False), lambda e: seed_loader, args.epochs, device)
-        results["b"] += plain_loop(seed_model(model, channels_last), in_memory, args.epochs, device)
-        results["c"] += mnist_exp(model, "torchvision", args.epochs, args.root, out, extra)
-        results["d"] += mnist_exp(model, "tensor", args.epochs, args.root, out, extra)
-        results["e"] += mnist_exp(
-            model, "tensor", args.epochs, args.root, out, [*extra, "data.storage=uint8"]
-        )
+        if "a" in columns:
+            results["a"] += plain_loop(seed_model(model, False), lambda e: seed_loader, args.epochs, device)
+        if "b" in columns:
+            deterministic = not args.b_nondeterministic
+            net = seed_model(model, channels_last)
+            results["b"] += plain_loop(net, in_memory, args.epochs, device, deterministic)
+        if "c" in columns:
+            results["c"] += mnist_exp(model, "torchvision", args.epochs, args.root, out, extra)
+        for k in args.k if "d" in columns else []:
+            results[f"d{k}"] += mnist_exp(
+                model, "tensor", args.epochs, args.root, out, [*extra, f"data.steps_per_call={k}"]
+            )
+        if "e" in columns:
+            uint8 = [*extra, "data.storage=uint8", f"data.steps_per_call={args.k[-1]}"]
+            results["e"] += mnist_exp(model, "tensor", args.epochs, args.root, out, uint8)
     return results
 
 
 def peak_memory_of_d(args: argparse.Namespace, model: str, out: Path) -> float:
     """Peak RSS (GB) of a process that runs only (d)."""
     cmd = [sys.executable, __file__, "--only-d", model, "--root", args.root, "--epochs", "1"]
-    cmd += ["--device", args.device, "--out", str(out / "memory")]
+    cmd += ["--device", args.device, "--out", str(out / "memory"), "--k", str(args.k[-1])]
     cmd += [f"--override={o}" for o in args.override]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_gb"]
@@ -155,6 +171,11 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/mnist-exp-bench")
     parser.add_argument("--only-d", help=argparse.SUPPRESS)
     parser.add_argument("--memory-only", action="store_true", help="only the peak RSS of d")
+    parser.add_argument("--b-nondeterministic", action="store_true", help="b without deterministic mode")
+    parser.add_argument("--only", nargs="+", default=list("abcde"), choices=list("abcde"))
+    parser.add_argument(
+        "--k", nargs="+", type=int, default=[1, 8], help="data.steps_per_call values for d (default 1 8)"
+    )
     args = parser.parse_args()
     out = Path(args.out)
     if args.device == "cuda":
@@ -163,7 +184,7 @@ def main() -> None:
     if args.only_d:
         model = args.only_d
         extra = [f"channels_last={model == 'lenet' and not args.nchw}", *args.override]
-        mnist_exp(model, "tensor", args.epochs, args.root, out, extra)
+        mnist_exp(model, "tensor", args.epochs, args.root, out, [*extra, f"data.steps_per_call={args.k[-1]}"])
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forking parent
         status = Path("/proc/self/status").read_text()
         peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
@@ -178,8 +199,8 @@ def main() -> None:
     for model in args.models:
         times = measure(args, model, out)
         med = {k: statistics.median(v) for k, v in times.items()}
-        mem = peak_memory_of_d(args, model, out)
-        rows.append((model, med, mem, times))
+        mem = peak_memory_of_d(args, model, out) if "d" in args.only else float("nan")
+        rows.append((model, med, mem))
         print(json.dumps({"model": model, "epochs": {k: [round(t, 3) for t in v] for k, v in times.items()}}))
 
     device = torch.cuda.get_device_name() if args.device == "cuda" else f"{platform.processor() or 'CPU'}"
@@ -190,16 +211,23 @@ def main() -> None:
         "epochs, each after a warm-up"
     )
     print()
-    print(
-        "| model | a: seed loop | b: plain, in-memory | c: mnist-exp torchvision "
-        "| d: mnist-exp tensor | e: d, uint8 storage | d/a | d/b | peak RSS of d |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for model, m, mem, _ in rows:
-        print(
-            f"| {model} | {m['a']:.2f} | {m['b']:.2f} | {m['c']:.2f} | {m['d']:.2f} | {m['e']:.2f} | "
-            f"{m['d'] / m['a']:.2f} | {m['d'] / m['b']:.2f} | {mem:.2f} GB |"
-        )
+    print(table(rows))
+
+
+def table(rows: list[tuple[str, dict[str, float], float]]) -> str:
+    """The Markdown table: a column per measured configuration, then d/a and d/b per K."""
+    names = {"a": "a: seed loop", "b": "b: plain, in-memory", "c": "c: mnist-exp torchvision"}
+    names["e"] = "e: d, uint8 storage"
+    keys = [k for k in rows[0][1]]
+    ds = [k for k in keys if k.startswith("d")]
+    header = [names.get(k, f"d: mnist-exp, K={k[1:]}") for k in keys]
+    header += [f"{d}/{base} (K={d[1:]})" for d in ds for base in "ab" if base in keys]
+    lines = ["| model | " + " | ".join(header) + " | peak RSS of d |", "|---" * (len(header) + 2) + "|"]
+    for model, m, mem in rows:
+        cells = [f"{m[k]:.2f}" for k in keys]
+        cells += [f"{m[d] / m[base]:.2f}" for d in ds for base in "ab" if base in keys]
+        lines.append(f"| {model} | " + " | ".join(cells) + f" | {mem:.2f} GB |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -29,6 +31,36 @@ def normalize(images_u8: torch.Tensor, pad: int, mean: float, std: float) -> tor
     return x.float().div_(255).sub_(mean).div_(std)  # in place: no full-size temporaries
 
 
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class Steps:
+    """Consecutive training mini-batches for one Lightning step (`data.steps_per_call`): the module
+    runs one optimizer step on each, in order, so Lightning's per-step work is paid once for all of
+    them. `start` is the first one's index in the epoch; `trained` is set by the module to how many
+    it trained (fewer when max_steps ends the run inside the call). A dataclass, not a tuple: code
+    that unpacks a batch as `x, y` fails loudly instead of taking two mini-batches for x and y."""
+
+    batches: list[Batch]
+    start: int
+    trained: int = 0
+
+
+def first_batch(batch: Batch | Steps) -> Batch:
+    """The first mini-batch of a training batch, whichever form it has."""
+    return batch.batches[0] if isinstance(batch, Steps) else batch
+
+
+def limited(n: int, limit: int | float | None) -> int:
+    """How many of `n` mini-batches `limit_train_batches` keeps, as Lightning counts it."""
+    if limit is None:
+        return n
+    if isinstance(limit, float) and limit <= 1.0:
+        return int(n * limit)
+    return min(n, int(limit))
+
+
 class TensorBatches:
     """Batches of an in-memory dataset by index slicing: no per-sample Python, no workers.
 
@@ -36,6 +68,12 @@ class TensorBatches:
     order does not depend on what ran before it: a resumed run sees the batches it would have seen.
     Under DDP each rank takes a disjoint, equal-length shard of that permutation for training, and
     every rank-th image, unpadded, for evaluation.
+
+    With `steps_per_call` K > 1 it yields `Steps` of K consecutive mini-batches (the last may hold
+    fewer), and applies `limit` (limit_train_batches, counted in mini-batches) itself. It is
+    resumable: its state is where training stands in the epoch (from the optimizer step count, one
+    step per mini-batch), so a run resumed from a mid-epoch checkpoint continues with the next
+    mini-batch instead of starting the epoch over.
     """
 
     def __init__(
@@ -49,6 +87,10 @@ class TensorBatches:
         epoch_fn: Callable[[], int] | None = None,
         rank: int = 0,
         world_size: int = 1,
+        steps_per_call: int = 1,
+        limit: int | float | None = None,
+        step_fn: Callable[[], int | None] | None = None,
+        epoch_steps_fn: Callable[[], int] | None = None,
     ) -> None:
         self.images = images
         self.labels = labels
@@ -59,6 +101,12 @@ class TensorBatches:
         self.epoch_fn = epoch_fn or (lambda: 0)
         self.rank = rank
         self.world_size = world_size
+        self.steps_per_call = steps_per_call
+        self.limit = limit
+        self.step_fn = step_fn or (lambda: None)
+        # mini-batches an epoch trains; with K = 1 Lightning may cut them (its limit_train_batches)
+        self.epoch_steps_fn = epoch_steps_fn or (lambda: self.num_minibatches)
+        self._resume: dict[str, Any] | None = None
 
     @property
     def num_samples(self) -> int:
@@ -70,8 +118,14 @@ class TensorBatches:
             return math.ceil(n / self.world_size)
         return len(range(self.rank, n, self.world_size))
 
+    @property
+    def num_minibatches(self) -> int:
+        """Mini-batches (optimizer steps) per epoch on this rank, after `limit`."""
+        return limited(math.ceil(self.num_samples / self.batch_size), self.limit)
+
     def __len__(self) -> int:
-        return math.ceil(self.num_samples / self.batch_size)
+        """Lightning steps per epoch: mini-batches, or calls of `steps_per_call` mini-batches."""
+        return math.ceil(self.num_minibatches / self.steps_per_call)
 
     def indices(self, epoch: int) -> torch.Tensor | None:
         """This rank's sample order for `epoch` (None: all samples in order, no copy)."""
@@ -88,16 +142,45 @@ class TensorBatches:
             order = torch.cat([order, order[: total - n]])
         return order[self.rank : total : self.world_size].to(self.images.device)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = self.indices(self.epoch_fn())
-        for start in range(0, self.num_samples, self.batch_size):
-            if order is None:
-                x = self.images[start : start + self.batch_size]
-                y = self.labels[start : start + self.batch_size]
-            else:
-                batch = order[start : start + self.batch_size]
-                x, y = self.images[batch], self.labels[batch]
-            yield (self.transform(x) if self.transform else x), y
+    def _batch(self, order: torch.Tensor | None, i: int) -> Batch:
+        start = i * self.batch_size
+        if order is None:
+            x = self.images[start : start + self.batch_size]
+            y = self.labels[start : start + self.batch_size]
+        else:
+            batch = order[start : start + self.batch_size]
+            x, y = self.images[batch], self.labels[batch]
+        return (self.transform(x) if self.transform else x), y
+
+    def __iter__(self) -> Iterator[Batch | Steps]:
+        epoch = self.epoch_fn()
+        order = self.indices(epoch)
+        n, k = self.num_minibatches, self.steps_per_call
+        begin = self._resume_at(epoch)
+        if k == 1:
+            for i in range(begin, n):
+                yield self._batch(order, i)
+            return
+        for s in range(begin, n, k):
+            yield Steps([self._batch(order, i) for i in range(s, min(s + k, n))], s)
+
+    # -- resumable (Lightning saves this in checkpoints and restores it) ------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch_fn(), "step": self.step_fn(), "minibatches": int(self.epoch_steps_fn())}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._resume = state
+
+    def _resume_at(self, epoch: int) -> int:
+        """The first mini-batch to train in `epoch`: past those done before a mid-epoch checkpoint."""
+        state, self._resume = self._resume, None
+        if not state or state.get("step") is None or state["epoch"] != epoch:
+            return 0
+        per_epoch = int(self.epoch_steps_fn())
+        if state["minibatches"] != per_epoch:
+            return 0
+        done = int(state["step"]) - epoch * per_epoch
+        return done if 0 < done < per_epoch else 0
 
 
 class _Normalize:
@@ -108,6 +191,11 @@ class _Normalize:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return x.float().div(255).sub(self.mean).div(self.std)
+
+
+def _minibatches_done(trainer: pl.Trainer) -> int | None:
+    """Mini-batches trained so far, when each took one optimizer step (no gradient accumulation)."""
+    return trainer.global_step if trainer.accumulate_grad_batches == 1 else None
 
 
 class MNISTDataModule(pl.LightningDataModule):
@@ -130,6 +218,8 @@ class MNISTDataModule(pl.LightningDataModule):
         pin_memory: bool = False,
         download: bool = True,
         verify: bool = True,
+        steps_per_call: int = 1,
+        limit_train_batches: int | float | None = None,
     ) -> None:
         super().__init__()
         # values are checked with the config (mnist_exp.setup.validate), before a run starts
@@ -146,6 +236,10 @@ class MNISTDataModule(pl.LightningDataModule):
         self.pin_memory = pin_memory
         self.download = download
         self.verify = verify
+        # set by the training pipeline for the run (setup.runtime.steps_per_call): with K > 1 the
+        # loader applies limit_train_batches itself, in mini-batches
+        self.steps_per_call = steps_per_call
+        self.limit_train_batches = limit_train_batches
         self._sets: dict[str, tuple] = {}
         self._prepared = False
 
@@ -260,6 +354,7 @@ class MNISTDataModule(pl.LightningDataModule):
             )
         images, labels = self._sets[split]
         trainer = self.trainer
+        k = self.steps_per_call if train else 1
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         return TensorBatches(
             images,
@@ -271,6 +366,10 @@ class MNISTDataModule(pl.LightningDataModule):
             epoch_fn=(lambda: trainer.current_epoch) if trainer else None,
             rank=rank,
             world_size=world,
+            steps_per_call=k,
+            limit=self.limit_train_batches if train else None,
+            step_fn=(lambda: _minibatches_done(trainer)) if trainer and train else None,
+            epoch_steps_fn=(lambda: trainer.num_training_batches) if trainer and k == 1 else None,
         )
 
     def train_dataloader(self) -> TensorBatches | DataLoader:

@@ -23,13 +23,14 @@ from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from mnist_exp.core.checkpoint import checkpoint_epoch
+from mnist_exp.core.data import MNISTDataModule
 from mnist_exp.core.errors import Diverged, Interrupted, Pruned
 from mnist_exp.core.overrides import shell_override
 from mnist_exp.records.callbacks import AtomicCheckpointIO
 from mnist_exp.records.hparams import log_hparams
 from mnist_exp.records.lock import run_lock
 from mnist_exp.records.status import read_status, write_status
-from mnist_exp.setup.runtime import hydra_overrides, in_multirun, torch_threads
+from mnist_exp.setup.runtime import hydra_overrides, in_multirun, steps_per_call, torch_threads
 from mnist_exp.setup.validate import validate
 
 log = logging.getLogger("mnist_exp.train")
@@ -56,11 +57,29 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
     ]
 
 
-def build_trainer(cfg: DictConfig, loggers: list[Any], extra: list[pl.Callback]) -> pl.Trainer:
+def build_trainer(cfg: DictConfig, loggers: list[Any], extra: list[pl.Callback], k: int = 1) -> pl.Trainer:
+    """The Trainer; with k mini-batches per Lightning step the loader applies limit_train_batches
+    (in mini-batches) and per-step logging is every log_every_n_steps mini-batches, in whole calls."""
     callbacks = build_callbacks(cfg, has_logger=bool(loggers)) + extra
+    per_call = {}
+    if k > 1:
+        every = int(cfg.trainer.get("log_every_n_steps") or 50)
+        per_call = {"limit_train_batches": None, "log_every_n_steps": max(1, round(every / k))}
     return instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()], **per_call
     )
+
+
+def build_datamodule(cfg: DictConfig) -> tuple[pl.LightningDataModule, int]:
+    """The data module, told how many mini-batches a Lightning step trains (setup.runtime)."""
+    datamodule = instantiate(cfg.data)
+    k, why = steps_per_call(cfg)
+    if why:
+        log.info("data.steps_per_call=%s: 1 mini-batch per step with %s.", cfg.data.steps_per_call, why)
+    if isinstance(datamodule, MNISTDataModule):
+        datamodule.steps_per_call = k
+        datamodule.limit_train_batches = cfg.trainer.get("limit_train_batches") if k > 1 else None
+    return datamodule, k
 
 
 def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> dict[str, float]:
@@ -81,13 +100,13 @@ def _train(cfg: DictConfig, output_dir: Path, extra_callbacks: list[pl.Callback]
     started = time.time()
     _prepare_process(cfg)
     status = _status_writer(cfg, output_dir, started)
-    datamodule: pl.LightningDataModule = instantiate(cfg.data)
+    datamodule, k = build_datamodule(cfg)
     datamodule.prepare_data()  # a missing or damaged file fails here, before any training setup
     model: pl.LightningModule = instantiate(cfg.module)
     params = sum(p.numel() for p in model.parameters())
     log.info("%s, %s parameters; run folder %s", type(model.net).__name__, f"{params:,}", output_dir)
     loggers = build_loggers(cfg)
-    trainer = build_trainer(cfg, loggers, list(extra_callbacks or []))
+    trainer = build_trainer(cfg, loggers, list(extra_callbacks or []), k)
     if rank_zero_only.rank == 0:
         for lg in loggers:
             lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))

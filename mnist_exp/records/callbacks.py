@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
+from mnist_exp.core.data import Steps, first_batch
 from mnist_exp.core.errors import UserError
 from mnist_exp.records.figures import (
     accuracy_figure,
@@ -120,7 +122,7 @@ class FeatureMapDump(pl.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
         if batch_idx == 0 and self.source == "train" and not self._disabled and self._due(trainer):
-            x, y = batch
+            x, y = first_batch(batch)
             n = self.num_samples or len(y)
             self._batch = (x[:n].detach().clone(), y[:n].detach().clone())
 
@@ -230,3 +232,27 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         tmp = path.with_name(f".{path.name}.tmp")
         super().save_checkpoint(checkpoint, tmp, storage_options)
         os.replace(tmp, path)
+
+
+class StepProgressBar(TQDMProgressBar):
+    """Lightning's progress bar, counting mini-batches (optimizer steps) when one Lightning step
+    trains several (`data.steps_per_call`): the bar reads 469/469 per epoch whatever K is."""
+
+    @property
+    def total_train_batches(self) -> int | float:
+        loader = self.trainer.train_dataloader
+        steps = getattr(loader, "num_minibatches", None)
+        return steps if getattr(loader, "steps_per_call", 1) > 1 else super().total_train_batches
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if not isinstance(batch, Steps):
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            return
+        bar = self.train_progress_bar
+        done = batch.start + batch.trained
+        if bar is None or not self.is_enabled:
+            return
+        if done // self.refresh_rate > batch.start // self.refresh_rate or done == bar.total:
+            bar.n = done  # tqdm's own counter, then one redraw
+            bar.refresh()
+            bar.set_postfix(self.get_metrics(trainer, pl_module))

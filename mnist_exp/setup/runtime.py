@@ -47,3 +47,26 @@ def torch_threads(cfg: DictConfig) -> int | None:
     if n_jobs < 0:
         n_jobs = max(1, cores + 1 + n_jobs)
     return max(1, cores // n_jobs)
+
+
+def steps_per_call(cfg: DictConfig) -> tuple[int, str | None]:
+    """The mini-batches one Lightning step trains in this run (`data.steps_per_call`), and why it
+    is 1 when more were asked: settings that Lightning counts per batch, or implements in its own
+    automatic loop, keep their exact meaning only with one mini-batch per step."""
+    asked = int(cfg.data.get("steps_per_call") or 1)
+    if asked == 1:
+        return 1, None
+    t = cfg.trainer
+    interval = t.get("val_check_interval")
+    checkpoint = OmegaConf.select(cfg, "callbacks.model_checkpoint") or {}
+    reasons = {
+        "data.loader=torchvision": cfg.data.get("loader") != "tensor",
+        "gradient clipping": bool(t.get("gradient_clip_val")),
+        "gradient accumulation": int(t.get("accumulate_grad_batches") or 1) > 1,
+        "fast_dev_run": bool(t.get("fast_dev_run")),
+        "overfit_batches": bool(t.get("overfit_batches")),
+        "val_check_interval within an epoch": interval is not None and float(interval) != 1.0,
+        "checkpoints every_n_train_steps": bool(checkpoint.get("every_n_train_steps")),
+    }
+    why = [name for name, applies in reasons.items() if applies]
+    return (1, ", ".join(why)) if why else (asked, None)

@@ -33,6 +33,7 @@ RULES: list[tuple[str, Callable[[Any], bool], str, str]] = [
     ("optimizer.lr", lambda v: _number(v) and v > 0, "a finite number > 0", "optimizer.lr=0.01"),
     ("data.batch_size", _integer(1), "an integer >= 1", "data.batch_size=128"),
     ("data.eval_batch_size", _integer(1), "an integer >= 1", "data.eval_batch_size=1000"),
+    ("data.steps_per_call", _integer(1), "an integer >= 1", "data.steps_per_call=1"),
     (
         "data.val_size",
         _integer(0, spec.TRAIN_IMAGES - 1),

@@ -1,0 +1,142 @@
+"""Several optimizer steps per Lightning step (data.steps_per_call): the same numbers as one, to
+the last digit, and the same meaning of every setting a user sees (real runs on the real MNIST)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_exp.pipelines.train import train
+from mnist_exp.records.history import read_history
+from mnist_exp.setup.runtime import steps_per_call
+from tests.conftest import compose_cfg, run_module
+
+QUICK = ["model=mlp", "trainer.limit_val_batches=2", "trainer.limit_test_batches=2", "test_ckpt=last"]
+
+
+def run(tmp_path: Path, mnist_root: Path, name: str, *overrides: str) -> tuple[list[dict], dict, dict]:
+    """One in-process run: its history, metrics and last checkpoint."""
+    folder = tmp_path / name
+    cfg = compose_cfg("config", [*QUICK, f"data.root={mnist_root}", f"paths.output_dir={folder}", *overrides])
+    metrics = train(cfg)
+    ckpt = torch.load(folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    return read_history(folder / "metrics.csv"), metrics, ckpt
+
+
+def assert_same(a: tuple[list[dict], dict, dict], b: tuple[list[dict], dict, dict]) -> None:
+    assert a[0] == b[0]  # every metric of every epoch, to the last digit
+    assert a[1] == b[1]
+    assert a[2]["global_step"] == b[2]["global_step"]
+    weights_a, weights_b = a[2]["state_dict"], b[2]["state_dict"]
+    assert weights_a.keys() == weights_b.keys()
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+
+
+@pytest.mark.parametrize("limit", ["21", "0.05"])  # 21 mini-batches: calls of 8, 8 and 5
+def test_k_steps_per_call_equal_one_to_the_last_digit(tmp_path: Path, mnist_root: Path, limit: str) -> None:
+    common = ["trainer.max_epochs=2", f"trainer.limit_train_batches={limit}"]
+    one = run(tmp_path, mnist_root, "k1", *common, "data.steps_per_call=1")
+    eight = run(tmp_path, mnist_root, "k8", *common, "data.steps_per_call=8")
+    assert_same(one, eight)
+    assert one[2]["global_step"] == 2 * 21  # limit_train_batches counts mini-batches (0.05 x 430 = 21)
+
+
+def test_max_steps_counts_optimizer_steps_and_so_does_the_bar(tmp_path: Path, mnist_root: Path) -> None:
+    common = ["trainer.max_steps=13", "callbacks.progress_bar.refresh_rate=4"]
+    one = run(tmp_path, mnist_root, "k1", *common, "data.steps_per_call=1")
+    eight = run(tmp_path, mnist_root, "k8", *common, "data.steps_per_call=8")
+    assert_same(one, eight)
+    assert eight[2]["global_step"] == 13  # stopped inside the second call of 8
+    done = run_module(
+        "train", *QUICK, *common, "data.steps_per_call=8", f"data.root={mnist_root}", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    bar = (done.stdout + done.stderr).replace("\r", "\n")
+    assert "13/430" in bar and "16/430" not in bar  # 55,000 images / 128: 430 mini-batches
+
+
+def test_resume_with_k_steps_is_bit_identical(tmp_path: Path, mnist_root: Path) -> None:
+    common = ["trainer.limit_train_batches=21", "data.steps_per_call=8"]
+    straight = run(tmp_path, mnist_root, "straight", *common, "trainer.max_epochs=3")
+    one = run(tmp_path, mnist_root, "one", *common[:1], "trainer.max_epochs=3", "data.steps_per_call=1")
+    run(tmp_path, mnist_root, "stopped", *common, "trainer.max_epochs=2")
+    last = tmp_path / "stopped" / "checkpoints" / "last.ckpt"
+    resumed = run(tmp_path, mnist_root, "stopped", *common, "trainer.max_epochs=3", f"ckpt_path={last}")
+    assert_same(straight, one)
+    assert_same(straight, resumed)
+
+
+def test_resume_from_a_mid_epoch_checkpoint_is_bit_identical(tmp_path: Path, mnist_root: Path) -> None:
+    """A checkpoint every 30 steps (epochs of 20): the one of step 30 is mid-way through epoch 1.
+    The loader resumes at mini-batch 10 of that epoch, and the epoch's train means carry over."""
+    common = [
+        "trainer.limit_train_batches=20",
+        "trainer.max_epochs=3",
+        "callbacks.model_checkpoint.every_n_train_steps=30",
+        "callbacks.model_checkpoint.save_top_k=-1",
+        "callbacks.model_checkpoint.filename='step_{step}'",
+        "callbacks.model_checkpoint.monitor=null",
+    ]
+    straight = run(tmp_path, mnist_root, "straight", *common)
+    mid = tmp_path / "straight" / "checkpoints" / "step_30.ckpt"
+    state = torch.load(mid, map_location="cpu", weights_only=False)
+    assert state["epoch"] == 1 and state["global_step"] == 30
+    resumed = run(tmp_path, mnist_root, "resumed", *common, f"ckpt_path={mid}")
+    assert resumed[0] == straight[0][1:]  # epochs 1 and 2 (its own folder), train means included
+    assert resumed[2]["global_step"] == straight[2]["global_step"] == 60
+    assert all(torch.equal(resumed[2]["state_dict"][k], v) for k, v in straight[2]["state_dict"].items())
+
+
+def test_settings_counted_per_batch_train_one_mini_batch_per_step() -> None:
+    def k(*overrides: str) -> tuple[int, str | None]:
+        return steps_per_call(compose_cfg("config", ["data.steps_per_call=8", *overrides]))
+
+    assert k() == (8, None)
+    assert k("trainer.gradient_clip_val=1.0") == (1, "gradient clipping")
+    assert k("trainer.accumulate_grad_batches=2") == (1, "gradient accumulation")
+    assert k("data.loader=torchvision") == (1, "data.loader=torchvision")
+    assert k("debug=fdr")[0] == 1 and k("debug=overfit")[0] == 1
+    assert k("trainer.val_check_interval=10")[0] == 1
+    assert k("trainer.val_check_interval=1.0") == (8, None)
+    assert k("callbacks.model_checkpoint.every_n_train_steps=5")[0] == 1
+
+
+def test_clipping_with_k_asked_is_the_plain_automatic_loop(tmp_path: Path, mnist_root: Path) -> None:
+    common = ["trainer.max_epochs=1", "trainer.limit_train_batches=6", "trainer.gradient_clip_val=0.05"]
+    assert_same(
+        run(tmp_path, mnist_root, "k1", *common, "data.steps_per_call=1"),
+        run(tmp_path, mnist_root, "k8", *common, "data.steps_per_call=8"),
+    )
+
+
+def test_steps_per_call_is_checked_before_a_folder_exists(tmp_path: Path) -> None:
+    done = run_module("train", "data.steps_per_call=0", cwd=tmp_path)
+    assert done.returncode == 2 and "data.steps_per_call" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.slow
+def test_ddp_with_k_steps_equals_one_step(tmp_path: Path, mnist_root: Path) -> None:
+    """Two CPU processes: every optimizer step's gradients are averaged across ranks either way."""
+    metrics = {}
+    for k in (1, 4):
+        folder = tmp_path / f"k{k}"
+        done = run_module(
+            "train",
+            *QUICK,
+            "trainer=ddp_cpu",
+            "trainer.devices=2",
+            "trainer.max_epochs=2",
+            "trainer.limit_train_batches=10",
+            f"data.steps_per_call={k}",
+            f"data.root={mnist_root}",
+            f"hydra.run.dir={folder}",
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        metrics[k] = (read_history(folder / "metrics.csv"), json.loads((folder / "status.json").read_text()))
+    assert metrics[1][0] == metrics[4][0]
+    assert metrics[1][1]["metrics"] == metrics[4][1]["metrics"]
