@@ -55,6 +55,7 @@ def plain_loop(
 ) -> list[float]:
     """The seed's loop: forward, cross-entropy, backward, SGD step; one warm-up epoch."""
     torch.use_deterministic_algorithms(deterministic)
+    torch.utils.deterministic.fill_uninitialized_memory = False  # as mnist-exp sets it
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
     loss_fn = nn.CrossEntropyLoss()
     net.to(device).train()

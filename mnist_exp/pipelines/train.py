@@ -19,6 +19,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.callbacks import ProgressBar
 from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
@@ -26,7 +27,7 @@ from mnist_exp.core.checkpoint import checkpoint_epoch
 from mnist_exp.core.data import MNISTDataModule
 from mnist_exp.core.errors import Diverged, Interrupted, Pruned
 from mnist_exp.core.overrides import shell_override
-from mnist_exp.records.callbacks import AtomicCheckpointIO
+from mnist_exp.records.callbacks import AtomicCheckpointIO, StepProgressBar
 from mnist_exp.records.hparams import log_hparams
 from mnist_exp.records.lock import run_lock
 from mnist_exp.records.status import read_status, write_status
@@ -61,6 +62,9 @@ def build_trainer(cfg: DictConfig, loggers: list[Any], extra: list[pl.Callback],
     """The Trainer; with k mini-batches per Lightning step the loader applies limit_train_batches
     (in mini-batches) and per-step logging is every log_every_n_steps mini-batches, in whole calls."""
     callbacks = build_callbacks(cfg, has_logger=bool(loggers)) + extra
+    has_bar = any(isinstance(c, ProgressBar) for c in callbacks)
+    if cfg.trainer.get("enable_progress_bar", True) and not has_bar:
+        callbacks.append(StepProgressBar())  # Lightning's default bar, counting mini-batches
     per_call = {}
     if k > 1:
         every = int(cfg.trainer.get("log_every_n_steps") or 50)
