@@ -99,7 +99,7 @@ def test_settings_counted_per_batch_train_one_mini_batch_per_step() -> None:
     assert k("trainer.accumulate_grad_batches=2") == (1, "gradient accumulation")
     assert k("data.loader=torchvision") == (1, "data.loader=torchvision")
     assert k("debug=fdr")[0] == 1 and k("debug=overfit")[0] == 1
-    assert k("trainer.val_check_interval=10")[0] == 1
+    assert k("trainer.val_check_interval=10")[0] == 1 and k("trainer.val_check_interval=1")[0] == 1
     assert k("trainer.val_check_interval=1.0") == (8, None)
     assert k("callbacks.model_checkpoint.every_n_train_steps=5")[0] == 1
 

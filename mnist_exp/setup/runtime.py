@@ -65,7 +65,9 @@ def steps_per_call(cfg: DictConfig) -> tuple[int, str | None]:
         "gradient accumulation": int(t.get("accumulate_grad_batches") or 1) > 1,
         "fast_dev_run": bool(t.get("fast_dev_run")),
         "overfit_batches": bool(t.get("overfit_batches")),
-        "val_check_interval within an epoch": interval is not None and float(interval) != 1.0,
+        # an int counts batches (1: every batch); a float is a fraction of the epoch
+        "val_check_interval within an epoch": interval is not None
+        and (isinstance(interval, int) or float(interval) != 1.0),
         "checkpoints every_n_train_steps": bool(checkpoint.get("every_n_train_steps")),
     }
     why = [name for name, applies in reasons.items() if applies]
