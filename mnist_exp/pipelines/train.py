@@ -142,6 +142,8 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*is deprecated")
     # a quick run (debug=limit, a few batches) logs less often than every 50 steps: not a problem
     warnings.filterwarnings("ignore", message=r".*smaller than the logging interval")
+    # a mid-epoch checkpoint holds the weights after the step it counts: what a resume continues from
+    warnings.filterwarnings("ignore", message=r".*manual optimization and every_n_train_steps")
 
 
 def _prepare_process(cfg: DictConfig) -> None:
