@@ -16,23 +16,16 @@ import argparse
 import csv
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from sweep_launchers import timed_sweep  # benchmarks/: the script's own folder is on sys.path
+
 
 def run(out: Path, launcher: str, n_jobs: int, extra: list[str]) -> float:
     args = [sys.executable, "-m", "mnist_exp.cli.reproduce", f"hydra.sweep.dir={out}", *extra]
-    args += ["callbacks.progress_bar.refresh_rate=1000"]
-    if launcher == "joblib":
-        args += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={n_jobs}"]
-    start = time.perf_counter()
-    done = subprocess.run(args, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"{launcher} reproduction failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return seconds
+    return timed_sweep([*args, "callbacks.progress_bar.refresh_rate=1000"], launcher, n_jobs)
 
 
 def summary(folder: Path) -> str:

@@ -21,27 +21,23 @@ from pathlib import Path
 GRID = ["data.batch_size=32,64,128,256", "optimizer.lr=0.001,0.01,0.1"]
 
 
-def run(out: Path, launcher: str, n_jobs: int, epochs: int, extra: list[str]) -> float:
-    args = [
-        sys.executable,
-        "-m",
-        "mnist_exp.cli.train",
-        "-m",
-        *GRID,
-        "model=mlp",
-        f"trainer.max_epochs={epochs}",
-        "callbacks.progress_bar.refresh_rate=1000",
-        f"hydra.sweep.dir={out}",
-        *extra,
-    ]
+def timed_sweep(command: list[str], launcher: str, n_jobs: int) -> float:
+    """Wall seconds of one sweep process (`command`, any mnist-exp multirun command line) with
+    the basic or the joblib launcher; exits with its stderr when it fails."""
     if launcher == "joblib":
-        args += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={n_jobs}"]
+        command = [*command, "hydra/launcher=joblib", f"hydra.launcher.n_jobs={n_jobs}"]
     start = time.perf_counter()
-    done = subprocess.run(args, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"{launcher} sweep failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return seconds
+
+
+def run(out: Path, launcher: str, n_jobs: int, epochs: int, extra: list[str]) -> float:
+    args = [sys.executable, "-m", "mnist_exp.cli.train", "-m", *GRID, "model=mlp"]
+    args += [f"trainer.max_epochs={epochs}", "callbacks.progress_bar.refresh_rate=1000"]
+    return timed_sweep([*args, f"hydra.sweep.dir={out}", *extra], launcher, n_jobs)
 
 
 def main() -> None:

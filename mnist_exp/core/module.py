@@ -30,15 +30,13 @@ def direct_steps_allowed(trainer: pl.Trainer, module: pl.LightningModule) -> boo
     dispatch (the hooks above, the precision plugin, the profiler) measured 10-20% of an MLP epoch
     on the CPU; it adds nothing when no callback or module listens to those hooks, on one device
     (DDP's gradient sync is prepared in Lightning's backward), in 32-bit precision, unprofiled."""
-    listeners = [*trainer.callbacks, module]
-    overridden = any(
-        getattr(type(obj), hook) is not getattr(base, hook)
-        for obj in listeners
-        for base in (pl.Callback if isinstance(obj, pl.Callback) else pl.LightningModule,)
-        for hook in STEP_HOOKS
-    )
+
+    def listens(obj: object, base: type) -> bool:
+        return any(getattr(type(obj), hook) is not getattr(base, hook) for hook in STEP_HOOKS)
+
+    listened = listens(module, pl.LightningModule) or any(listens(c, pl.Callback) for c in trainer.callbacks)
     return (
-        not overridden
+        not listened
         and type(trainer.strategy) is SingleDeviceStrategy
         and type(trainer.precision_plugin) is Precision
         and isinstance(trainer.profiler, PassThroughProfiler)
@@ -84,6 +82,7 @@ class MNISTClassifier(pl.LightningModule):
         self.test_loss = LossMean()
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # in checkpoints: a resumed run keeps its best so far
+        self._direct = False  # set per fit in on_train_start (direct_steps_allowed)
 
     @classmethod
     def from_checkpoint_dict(
@@ -147,7 +146,7 @@ class MNISTClassifier(pl.LightningModule):
         if not self.automatic_optimization:
             optimizer = self.optimizers()
             optimizer.zero_grad(set_to_none=True)
-            if getattr(self, "_direct", False):
+            if self._direct:
                 loss.backward()  # what Lightning's backward does here, without its hook dispatch
                 optimizer._on_before_step()  # Lightning's own step accounting (global_step)
                 optimizer.optimizer.step()

@@ -95,8 +95,8 @@ class OptunaSearch:
             direction=self.direction,
             load_if_exists=True,
         )
+        study_id = db.get_study_id_from_name(self.study_name)
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
-            study_id = db.get_study_id_from_name(self.study_name)
             db.set_trial_user_attr(
                 db.get_trial_id_from_study_id_trial_number(study_id, trial.number), INTERRUPTED, True
             )

@@ -13,9 +13,17 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from mnist_exp.core.overrides import override_pairs
 from mnist_exp.core.spec import REPORT_METRICS, REPORTED
-from mnist_exp.pipelines.summary import fold, markdown, markdown_cells, varying, write_summary
+from mnist_exp.pipelines.summary import (
+    experiments,
+    fold,
+    markdown,
+    markdown_cells,
+    table_header,
+    varying,
+    with_reported,
+    write_summary,
+)
 from mnist_exp.pipelines.sweep_figures import curves, heatmap
 from mnist_exp.records.history import read_history
 from mnist_exp.records.lock import holder
@@ -118,7 +126,7 @@ def _sort_key(metric: str):
 
 def _references(jobs: Sequence[dict[str, Any]]) -> list[tuple[str, float]]:
     """The reported accuracies (%) of the seed experiments these jobs ran: lines on curves.png."""
-    names = {override_pairs(job["overrides"]).get("experiment") for job in jobs}
+    names = experiments(jobs)
     return [(f"reported {label}", value) for name, (label, value) in REPORTED.items() if name in names]
 
 
@@ -187,17 +195,15 @@ def print_table(jobs: Sequence[dict[str, Any]], metric: str) -> None:
 def print_configurations(rows: Sequence[dict[str, Any]], metric: str) -> None:
     """The seeds-folded table on the terminal: mean ± std, n, and the reported value if any."""
     scale = 1 if "loss" in metric else 100
-    with_reported = any(r.get("reported_test_acc") is not None for r in rows)
-    titles = ["rank", "configuration", "n", f"{metric} mean ± std", "95% CI", "test acc (%)"]
-    titles += ["reported (%)", "measured − reported"] if with_reported else []
-    titles.append("vs best")
+    reported_columns = with_reported(rows)
+    titles = table_header(metric, reported_columns)
     drop = {"95% CI", "measured − reported"} | ({"test acc (%)"} if metric == "test/acc" else set())
     table = Table(title=f"configurations, seeds folded (by {metric}; the CI is in report.md)")
     for title in titles:
         if title not in drop:
             table.add_column(title, justify="left" if title == "configuration" else "right")
     for r in rows:
-        cells = markdown_cells(r, scale, with_reported)
+        cells = markdown_cells(r, scale, reported_columns)
         table.add_row(*[str(c) for t, c in zip(titles, cells, strict=True) if t not in drop])
     Console(width=max(120, max((len(r["config"]) for r in rows), default=0) + 100)).print(table)
 

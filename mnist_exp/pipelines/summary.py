@@ -46,10 +46,15 @@ def configuration(job: dict[str, Any], keys: Sequence[str]) -> str:
     return ",".join(f"{k.rsplit('.', 1)[-1]}={pairs.get(k, '')}" for k in keys) or "all"
 
 
+def experiments(jobs: Sequence[dict[str, Any]]) -> set[str | None]:
+    """The `experiment=` values the jobs ran (None for a job without one)."""
+    return {override_pairs(job["overrides"]).get("experiment") for job in jobs}
+
+
 def reported(members: Sequence[dict[str, Any]]) -> float | None:
     """The seed document's test accuracy (a fraction) when every job ran the same seed experiment
     (experiment=seed_mlp or seed_lenet), else None."""
-    names = {override_pairs(job["overrides"]).get("experiment") for job in members}
+    names = experiments(members)
     name = names.pop() if len(names) == 1 else None
     return REPORTED[name][1] / 100 if name in REPORTED else None
 
@@ -101,6 +106,17 @@ def _verdict(row: dict[str, Any]) -> str:
     return f"{'tied' if row['tied_with_best'] else 'worse'} (p = {row['p_vs_best']:.3g})"
 
 
+def with_reported(rows: Sequence[dict[str, Any]]) -> bool:
+    return any(r.get("reported_test_acc") is not None for r in rows)
+
+
+def table_header(metric: str, reported_columns: bool) -> list[str]:
+    """The configurations table's column titles, in the order of `markdown_cells`."""
+    header = ["rank", "configuration", "n", f"{metric} mean ± std", "95% CI", "test acc (%)"]
+    header += ["reported (%)", "measured − reported"] if reported_columns else []
+    return [*header, "vs best"]
+
+
 def markdown_cells(r: dict[str, Any], scale: int, with_reported: bool) -> list[Any]:
     ci = "" if r["ci95_low"] is None else f"{scale * r['ci95_low']:.2f} to {scale * r['ci95_high']:.2f}"
     mean = "" if r["mean"] is None else f"{scale * r['mean']:.2f}"
@@ -133,10 +149,8 @@ def markdown(rows: Sequence[dict[str, Any]], metric: str) -> str:
     """The configurations table of report.md, with a sentence naming the best and its ties, and
     the reported accuracy beside the measured one for the seed experiments."""
     scale = 1 if "loss" in metric else 100
-    with_reported = any(r.get("reported_test_acc") is not None for r in rows)
-    header = ["rank", "configuration", "n", f"{metric} mean ± std", "95% CI", "test acc (%)"]
-    header += ["reported (%)", "measured − reported"] if with_reported else []
-    table = [markdown_cells(r, scale, with_reported) for r in rows]
+    reported_columns = with_reported(rows)
+    table = [markdown_cells(r, scale, reported_columns) for r in rows]
     tied = [r["config"] for r in rows[1:] if r["tied_with_best"]]
     best = rows[0]["config"] if rows else "none"
     verdict = (
@@ -146,7 +160,7 @@ def markdown(rows: Sequence[dict[str, Any]], metric: str) -> str:
     )
     return (
         f"## Configurations (seeds folded)\n\nBest: **{best}**. {verdict}\n\n"
-        f"{markdown_table([*header, 'vs best'], table)}\n"
+        f"{markdown_table(table_header(metric, reported_columns), table)}\n"
         "n counts the seeds that finished; the 95% confidence interval of the mean uses Student's t "
-        "with n-1 degrees of freedom.\n" + (_reported_note() if with_reported else "")
+        "with n-1 degrees of freedom.\n" + (_reported_note() if reported_columns else "")
     )
