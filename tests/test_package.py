@@ -126,6 +126,23 @@ def test_eval_and_predict_help_show_their_own_options(command: str, tmp_path: Pa
         assert training_only not in result.stdout
 
 
+@pytest.mark.parametrize("command", ["train", "eval", "report"])
+def test_help_into_a_closed_pipe_is_quiet(command: str, tmp_path: Path) -> None:
+    """`mnist-exp-eval --help | head -1`: the reader goes away before the help is written; the
+    command ends as a Unix tool does (141, as if by SIGPIPE, or 0), never with a traceback."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", f"mnist_exp.cli.{command}", "--help"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # before the child has started: its first write finds no reader
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=120) in (0, 141), stderr
+    assert stderr == ""
+
+
 def test_refusal_names_the_command_that_was_run(tmp_path: Path) -> None:
     result = run_module("eval", "ckpt_path=x.ckpt", "data.rooot=x", cwd=tmp_path)
     assert result.returncode == 2

@@ -4,6 +4,7 @@ never a traceback; and the preflight that runs before Hydra makes a folder."""
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,8 @@ def print_error(err: UserError | str) -> None:
 
 
 def guarded(fn: F) -> F:
-    """Run `fn`; turn a UserError into its message and exit code, Ctrl-C into exit code 130.
+    """Run `fn`; turn a UserError into its message and exit code, Ctrl-C into exit code 130, a
+    closed output pipe (`... --help | head -1`) into exit code 141 as for any Unix tool.
 
     Used around each console entry point and around each Hydra task function (Hydra would
     otherwise print its own error report for an exception raised inside a job)."""
@@ -32,7 +34,13 @@ def guarded(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe shows here, not in Python's own exit report
+            return result
+        except BrokenPipeError:
+            # whoever read our output stopped reading; nothing more can be said there
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except UserError as err:
             print_error(err)
             sys.exit(err.exit_code)
