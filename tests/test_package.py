@@ -4,6 +4,7 @@ command's own help, configs inside the wheel, and checkpoints of the earlier fla
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 import zipfile
@@ -126,15 +127,19 @@ def test_eval_and_predict_help_show_their_own_options(command: str, tmp_path: Pa
         assert training_only not in result.stdout
 
 
+@pytest.mark.parametrize("unbuffered", ["", "1"])
 @pytest.mark.parametrize("command", ["train", "eval", "report"])
-def test_help_into_a_closed_pipe_is_quiet(command: str, tmp_path: Path) -> None:
+def test_help_into_a_closed_pipe_is_quiet(command: str, unbuffered: str, tmp_path: Path) -> None:
     """`mnist-exp-eval --help | head -1`: the reader goes away before the help is written; the
-    command ends as a Unix tool does (141, as if by SIGPIPE, or 0), never with a traceback."""
+    command ends as a Unix tool does (141, as if by SIGPIPE, or 0), never with a traceback, whether
+    the failed write is the print itself (unbuffered) or Python's flush at exit (buffered)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     child = subprocess.Popen(
         [sys.executable, "-m", f"mnist_exp.cli.{command}", "--help"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env={**env, "PYTHONUNBUFFERED": unbuffered} if unbuffered else env,
     )
     assert child.stdout is not None and child.stderr is not None
     child.stdout.close()  # before the child has started: its first write finds no reader

@@ -34,9 +34,10 @@ def guarded(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            result = fn(*args, **kwargs)
-            sys.stdout.flush()  # a closed pipe shows here, not in Python's own exit report
-            return result
+            try:
+                return fn(*args, **kwargs)
+            finally:  # also after argparse's exit: a closed pipe shows here, not at Python's exit
+                sys.stdout.flush()
         except BrokenPipeError:
             # whoever read our output stopped reading; nothing more can be said there
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
