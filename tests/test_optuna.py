@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from mnist_exp.records.history import read_history
@@ -52,6 +53,30 @@ def test_a_hopeless_trial_is_pruned_after_its_first_epoch(tmp_path: Path, mnist_
         assert info["status"] == "pruned" and name.startswith("optuna_trial=")
         assert len(read_history(sweep_dir / name / "metrics.csv")) == 1  # one epoch of two
     assert "2 pruned" in done.stdout and "pruned" in (sweep_dir / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_trial_under_ddp_reports_once_and_every_rank_stops(tmp_path: Path, mnist_root: Path) -> None:
+    """Two CPU ranks (spawned inside the search): rank 0 reports and asks the pruner, both stop."""
+    sweep_dir = tmp_path / "sweep"
+    done = run_module(
+        "train",
+        *SMALL,
+        "trainer=ddp_cpu",
+        "hydra/sweeper/pruner=threshold",
+        "hydra.sweeper.pruner.lower=0.99",
+        "hydra.sweeper.pruner.n_warmup_steps=0",
+        "hydra.sweeper.n_trials=1",
+        f"data.root={mnist_root}",
+        f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    [trial] = study(sweep_dir).trials
+    assert trial.state == TrialState.PRUNED and list(trial.intermediate_values) == [0]
+    assert [info["status"] for info in jobs(sweep_dir).values()] == ["pruned"]
+    assert "already reported" not in done.stdout + done.stderr
 
 
 def test_a_search_continues_in_its_folder_with_parallel_trials(tmp_path: Path, mnist_root: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class UserError(Exception):
     """Bad input from the user (config, files, options). Entry points print it and exit with code 2."""
@@ -21,3 +23,14 @@ class Interrupted(UserError):
 
 class Pruned(Exception):
     """An Optuna pruner stopped this trial after an epoch: a normal outcome of a search, not an error."""
+
+
+def raised_in_rank(traceback_text: str) -> Exception | None:
+    """The mnist-exp error a spawned DDP rank ended with, rebuilt from the traceback text that
+    torch passes back to the main process (it cannot pass the exception itself), so a pruned or
+    diverged job under `ddp_spawn` is recorded as such and not as a crash."""
+    kinds = {cls.__name__: cls for cls in (UserError, Diverged, Interrupted, Pruned)}
+    found = list(re.finditer(rf"^{re.escape(__name__)}\.(\w+): ", traceback_text, re.MULTILINE))
+    if not found or found[-1].group(1) not in kinds:
+        return None
+    return kinds[found[-1].group(1)](traceback_text[found[-1].end() :].rstrip())

@@ -37,9 +37,13 @@ class TrialReporter(pl.Callback):
         self.monitor = monitor
 
     def on_epoch_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Rank 0 reports (once per epoch, not once per rank) and asks the pruner; every rank
+        stops on its answer together, so none waits forever for the others under DDP."""
         if self.monitor not in trainer.callback_metrics:
             return
-        epoch = trainer.current_epoch
-        self.trial.report(float(trainer.callback_metrics[self.monitor]), step=epoch)
-        if self.trial.should_prune():
+        epoch, prune = trainer.current_epoch, False
+        if trainer.is_global_zero:
+            self.trial.report(float(trainer.callback_metrics[self.monitor]), step=epoch)
+            prune = self.trial.should_prune()
+        if trainer.strategy.broadcast(prune, src=0):
             raise Pruned(f"pruned after epoch {epoch} ({self.monitor} below the pruner's threshold)")

@@ -22,10 +22,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import ProgressBar
 from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import SIGTERMException
+from torch.multiprocessing.spawn import ProcessRaisedException
 
 from mnist_exp.core.checkpoint import checkpoint_epoch
 from mnist_exp.core.data import MNISTDataModule
-from mnist_exp.core.errors import Diverged, Interrupted, Pruned
+from mnist_exp.core.errors import Diverged, Interrupted, Pruned, raised_in_rank
 from mnist_exp.core.overrides import shell_override
 from mnist_exp.records.callbacks import AtomicCheckpointIO, StepProgressBar
 from mnist_exp.records.hparams import log_hparams
@@ -183,7 +184,7 @@ def _fit(
     status("running")
     try:
         with _signals_stop(trainer):
-            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+            _fit_in_ranks(trainer, model, datamodule, ckpt_path)
     except Diverged as err:
         status("diverged", epoch=trainer.current_epoch, error=str(err))
         raise
@@ -196,6 +197,17 @@ def _fit(
     except BaseException as err:
         status("failed", epoch=trainer.current_epoch, error=f"{type(err).__name__}: {err}")
         raise
+
+
+def _fit_in_ranks(trainer: pl.Trainer, model: Any, datamodule: Any, ckpt_path: str | None) -> None:
+    """trainer.fit; under `ddp_spawn` a rank's own error (pruned, diverged) comes back as such."""
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    except ProcessRaisedException as err:
+        ours = raised_in_rank(str(err))
+        if ours is None:
+            raise
+        raise ours from None
 
 
 def _test(trainer: pl.Trainer, model: Any, datamodule: Any, which: str) -> dict[str, float]:
