@@ -175,7 +175,7 @@ def main() -> None:
     parser.add_argument("--b-nondeterministic", action="store_true", help="b without deterministic mode")
     parser.add_argument("--only", nargs="+", default=list("abcde"), choices=list("abcde"))
     parser.add_argument(
-        "--k", nargs="+", type=int, default=[1, 8], help="data.steps_per_call values for d (default 1 8)"
+        "--k", nargs="+", type=int, default=[1, 32], help="data.steps_per_call values for d (default 1 32)"
     )
     args = parser.parse_args()
     out = Path(args.out)
