@@ -1,19 +1,21 @@
 """Framework cost per mini-batch with the machine's drift cancelled: inside one mnist-exp run (d of
-`epoch_time.py`, the default settings), each mini-batch is trained twice, by mnist-exp's own step
-and by a plain PyTorch step on a copy of the same network, one right after the other.
+`epoch_time.py`, the default settings), each training mini-batch is gathered and trained twice: by
+mnist-exp (its loader's gather, its step) and by a plain PyTorch loop (the same gather, a plain
+step on a copy of the network), one right after the other.
 
     python benchmarks/paired_step.py [--models lenet mlp] [--epochs 2] [--k 32]
 
 `epoch_time.py` times the plain loop (b) and mnist-exp (d) in separate blocks of epochs. On a
-shared 2-core machine the speed drifts by up to ±25% between blocks, more than the difference it
-measures. Here the two steps see the same weights (the copy is taken at the start and both follow
-the same updates), the same mini-batch and the same moment; their order alternates per mini-batch.
-Per model it prints, over the measured epochs (after one warm-up epoch):
-  - the median step time of each and their ratio;
-  - per epoch: seconds in mnist-exp's steps, seconds of the epoch outside any step (Lightning's
-    loop, gathering the mini-batches, metric updates), and the seconds a plain loop spends
-    gathering the same mini-batches, so that
-        d/b (paired) = (mnist-exp steps + outside) / (plain steps + plain gathering).
+shared 2-core machine the speed drifts by up to 40% within one run, more than the difference it
+measures. Here both sides see the same weights (the copy is taken at the start and both follow the
+same updates), the same rows of the same tensors and the same moment; which side goes first
+alternates per mini-batch, so the one that finds the rows in the cache alternates too. Per model it
+prints, over the measured epochs (after one warm-up epoch):
+  - the median time per mini-batch (gather + step) of each side and their ratio;
+  - per epoch: seconds in mnist-exp's gathers and steps, seconds of the epoch outside them and
+    outside the plain side's work (Lightning's loop, metric updates, the progress bar), and the
+    plain side's seconds, so that   d/b (paired) = (mnist-exp's + outside) / plain.
+`--k` must be above 1: with K = 1 Lightning gathers the next mini-batch before the current step.
 """
 
 from __future__ import annotations
@@ -35,67 +37,74 @@ from torch import nn
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from mnist_exp.core.data import TensorBatches  # noqa: E402
 from mnist_exp.pipelines.train import train  # noqa: E402
 from tests.conftest import compose_cfg  # noqa: E402
 
 
 class Paired(pl.Callback):
-    """Wraps the module's per-mini-batch `_train_on` with a plain step on a copy of its network."""
+    """Wraps the loader's gather (`TensorBatches._batch`, training only) and the module's step
+    (`_train_on`) with the plain side's gather and step of the same mini-batch."""
 
     def __init__(self) -> None:
         self.plain: list[float] = []
         self.ours: list[float] = []
         self.epochs: list[dict[str, float]] = []
+        # mini-batch index -> (our gather's seconds, the plain side's seconds if it went first, the
+        # loader and order it was gathered from)
+        self.gathered: dict[int, tuple[float, float | None, TensorBatches, torch.Tensor | None]] = {}
+        self.original = TensorBatches._batch
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         net = copy.deepcopy(pl_module.net)
         opt = torch.optim.SGD(net.parameters(), lr=pl_module.optimizers().param_groups[0]["lr"])
         loss_fn = nn.CrossEntropyLoss()
-        ours = pl_module._train_on
+        gather, train_on = self.original, pl_module._train_on
 
-        def plain_step(x: torch.Tensor, y: torch.Tensor) -> float:
+        def plain(loader: TensorBatches, order: torch.Tensor | None, i: int) -> float:
             start = time.perf_counter()
+            x, y = gather(loader, order, i)
             loss = loss_fn(net(x), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
             return time.perf_counter() - start
 
-        def paired(module: pl.LightningModule, batch, index: int):
-            plain_first = index % 2 == 0
-            plain = plain_step(*batch) if plain_first else 0.0
+        def paired_gather(loader: TensorBatches, order: torch.Tensor | None, i: int):
+            if not loader.shuffle:  # validation and test: not measured
+                return gather(loader, order, i)
+            first = plain(loader, order, i) if i % 2 == 0 else None
             start = time.perf_counter()
-            result = ours(batch, index)
+            batch = gather(loader, order, i)
+            self.gathered[i] = (time.perf_counter() - start, first, loader, order)
+            return batch
+
+        def paired_step(module: pl.LightningModule, batch, index: int):
+            start = time.perf_counter()
+            result = train_on(batch, index)
             mine = time.perf_counter() - start
-            plain = plain if plain_first else plain_step(*batch)
+            ours_gather, first, loader, order = self.gathered.pop(index)
+            plain_time = first if first is not None else plain(loader, order, index)
             if module.current_epoch >= 1:
-                self.plain.append(plain)
-                self.ours.append(mine)
+                self.plain.append(plain_time)
+                self.ours.append(ours_gather + mine)
             return result
 
-        pl_module._train_on = types.MethodType(paired, pl_module)
+        TensorBatches._batch = paired_gather  # type: ignore[method-assign]
+        pl_module._train_on = types.MethodType(paired_step, pl_module)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        TensorBatches._batch = self.original  # type: ignore[method-assign]
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._start, self._steps = time.perf_counter(), (len(self.plain), len(self.ours))
+        self._start, self._seen = time.perf_counter(), len(self.ours)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if batch_idx != trainer.num_training_batches - 1 or trainer.current_epoch < 1:
             return
         wall = time.perf_counter() - self._start
-        plain, ours = sum(self.plain[self._steps[0] :]), sum(self.ours[self._steps[1] :])
-        images, labels = trainer.datamodule._sets["train"]
-        gather = gather_time(images, labels)
-        self.epochs.append({"ours": ours, "plain": plain, "outside": wall - ours - plain, "gather": gather})
-
-
-def gather_time(images: torch.Tensor, labels: torch.Tensor, batch_size: int = 128) -> float:
-    """What the plain loop spends per epoch outside its steps: shuffling and indexing batches."""
-    start = time.perf_counter()
-    perm = torch.randperm(len(labels))
-    for i in range(0, len(labels), batch_size):
-        b = perm[i : i + batch_size]
-        images[b], labels[b]
-    return time.perf_counter() - start
+        plain, ours = sum(self.plain[self._seen :]), sum(self.ours[self._seen :])
+        self.epochs.append({"ours": ours, "plain": plain, "outside": wall - ours - plain})
 
 
 def measure(model: str, args: argparse.Namespace) -> dict[str, float]:
@@ -122,7 +131,7 @@ def measure(model: str, args: argparse.Namespace) -> dict[str, float]:
         "plain_ms": statistics.median(paired.plain) * 1e3,
         "ours_ms": statistics.median(paired.ours) * 1e3,
         **per_epoch,
-        "d_over_b": (per_epoch["ours"] + per_epoch["outside"]) / (per_epoch["plain"] + per_epoch["gather"]),
+        "d_over_b": (per_epoch["ours"] + per_epoch["outside"]) / per_epoch["plain"],
     }
 
 
@@ -130,22 +139,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["lenet", "mlp"], choices=["lenet", "mlp"])
     parser.add_argument("--epochs", type=int, default=2, help="measured epochs after the warm-up")
-    parser.add_argument("--k", type=int, default=32, help="data.steps_per_call")
+    parser.add_argument("--k", type=int, default=32, help="data.steps_per_call, above 1")
     parser.add_argument("--root", default=os.environ.get("MNIST_EXP_DATA", str(REPO.parent / "shared/data")))
     parser.add_argument("--out", default="/tmp/mnist-exp-paired")
     args = parser.parse_args()
+    if args.k < 2:
+        parser.error("--k must be above 1 (with K = 1 Lightning gathers a mini-batch ahead)")
     rows = [(model, measure(model, args)) for model in args.models]
     threads = torch.get_num_threads()
     print(f"\nCPU, {threads} threads, torch {torch.__version__}, K={args.k}, median of {args.epochs} epochs")
     print(
-        "\n| model | plain step (ms) | mnist-exp step (ms) | ratio | steps s/epoch | outside steps s/epoch "
-        "| plain gathering s/epoch | d/b (paired) |"
+        "\n| model | plain, ms per mini-batch | mnist-exp, ms per mini-batch | ratio "
+        "| plain s/epoch | mnist-exp s/epoch | outside both s/epoch | d/b (paired) |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for model, r in rows:
         print(
             f"| {model} | {r['plain_ms']:.3f} | {r['ours_ms']:.3f} | {r['ours_ms'] / r['plain_ms']:.3f} "
-            f"| {r['ours']:.2f} | {r['outside']:.3f} | {r['gather']:.3f} | {r['d_over_b']:.3f} |"
+            f"| {r['plain']:.2f} | {r['ours']:.2f} | {r['outside']:.3f} | {r['d_over_b']:.3f} |"
         )
 
 
