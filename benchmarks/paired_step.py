@@ -1,6 +1,6 @@
 """Framework cost per mini-batch with the machine's drift cancelled: inside one mnist-exp run (d of
 `epoch_time.py`, the default settings), each training mini-batch is gathered and trained twice: by
-mnist-exp (its loader's gather, its step) and by a plain PyTorch loop (the same gather, a plain
+mnist-exp (its loader's gather, its step) and by a plain PyTorch loop (`images[rows]`, a plain
 step on a copy of the network), one right after the other.
 
     python benchmarks/paired_step.py [--models lenet mlp] [--epochs 2] [--k 32]
@@ -61,9 +61,11 @@ class Paired(pl.Callback):
         loss_fn = nn.CrossEntropyLoss()
         gather, train_on = self.original, pl_module._train_on
 
-        def plain(loader: TensorBatches, order: torch.Tensor | None, i: int) -> float:
+        def plain(loader: TensorBatches, order: torch.Tensor, i: int) -> float:
+            """The plain loop's gather (plain indexing, as epoch_time.py's b) and step."""
             start = time.perf_counter()
-            x, y = gather(loader, order, i)
+            rows = order[i * loader.batch_size : (i + 1) * loader.batch_size]
+            x, y = loader.images[rows], loader.labels[rows]
             loss = loss_fn(net(x), y)
             opt.zero_grad()
             loss.backward()
