@@ -91,7 +91,7 @@ def main() -> None:
     for i in range(args.repeats):
         run_dir = args.out / f"{args.experiment}_{time.strftime('%H-%M-%S')}_{i}"
         cmd = [sys.executable, "-m", "mnist_exp.cli.train", f"experiment={args.experiment}"]
-        cmd += [f"data.root={args.root}", f"trainer.max_epochs={args.epochs}", f"hydra.run.dir={run_dir}"]
+        cmd += [f"data.root={root}", f"trainer.max_epochs={args.epochs}", f"hydra.run.dir={run_dir}"]
         cmd += ["callbacks.progress_bar.refresh_rate=1000", *args.overrides]
         for name, command in (("mnist-exp", cmd), ("plain", [sys.executable, "-c", script])):
             seconds, acc = timed(command, args.out)
