@@ -217,11 +217,7 @@ def _test(trainer: pl.Trainer, model: Any, datamodule: Any, which: str) -> dict[
     ckpt = (callback.best_model_path if which == "best" else callback.last_model_path) if callback else None
     if not ckpt:
         log.warning("No checkpoint to test: testing the weights in memory.")
-    # Lightning's table of test metrics, once per job, would bury a sweep's own lines; the
-    # metrics are logged either way
-    trainer.test(
-        model, datamodule=datamodule, ckpt_path=ckpt or None, weights_only=False, verbose=not in_multirun()
-    )
+    trainer.test(model, datamodule=datamodule, ckpt_path=ckpt or None, weights_only=False)
     metrics = _floats(trainer.callback_metrics)
     if ckpt:
         metrics["test/ckpt_epoch"] = float(checkpoint_epoch(ckpt))
