@@ -14,6 +14,12 @@ from mnist_exp.records.history import read_history
 from tests.conftest import run_module
 from tests.test_sweep import TINY
 
+# a pruner no tiny run passes: every trial is pruned after its first epoch
+HOPELESS = [
+    "hydra/sweeper/pruner=threshold",
+    "hydra.sweeper.pruner.lower=0.99",
+    "hydra.sweeper.pruner.n_warmup_steps=0",
+]
 SMALL = ["hparams_search=optuna", *TINY, "test=false", "hydra.sweeper.sampler.n_startup_trials=2"]
 
 
@@ -31,15 +37,10 @@ def test_optuna_is_current() -> None:
 
 def test_a_hopeless_trial_is_pruned_after_its_first_epoch(tmp_path: Path, mnist_root: Path) -> None:
     sweep_dir = tmp_path / "sweep"
-    pruner = [
-        "hydra/sweeper/pruner=threshold",
-        "hydra.sweeper.pruner.lower=0.99",
-        "hydra.sweeper.pruner.n_warmup_steps=0",
-    ]
     done = run_module(
         "train",
         *SMALL,
-        *pruner,
+        *HOPELESS,
         "hydra.sweeper.n_trials=2",
         f"data.root={mnist_root}",
         f"hydra.sweep.dir={sweep_dir}",
@@ -63,9 +64,7 @@ def test_a_trial_under_ddp_reports_once_and_every_rank_stops(tmp_path: Path, mni
         "train",
         *SMALL,
         "trainer=ddp_cpu",
-        "hydra/sweeper/pruner=threshold",
-        "hydra.sweeper.pruner.lower=0.99",
-        "hydra.sweeper.pruner.n_warmup_steps=0",
+        *HOPELESS,
         "hydra.sweeper.n_trials=1",
         f"data.root={mnist_root}",
         f"hydra.sweep.dir={sweep_dir}",
