@@ -45,7 +45,11 @@ def test_k_steps_per_call_equal_one_to_the_last_digit(tmp_path: Path, mnist_root
 
 
 def test_max_steps_counts_optimizer_steps_and_so_does_the_bar(tmp_path: Path, mnist_root: Path) -> None:
-    common = ["trainer.max_steps=13", "callbacks.progress_bar.refresh_rate=4"]
+    common = [
+        "trainer.max_steps=13",
+        "callbacks.progress_bar.refresh_rate=4",
+        "trainer.enable_progress_bar=true",
+    ]
     one = run(tmp_path, mnist_root, "k1", *common, "data.steps_per_call=1")
     eight = run(tmp_path, mnist_root, "k8", *common, "data.steps_per_call=8")
     assert_same(one, eight)

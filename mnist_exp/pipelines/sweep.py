@@ -14,7 +14,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict
 
-from mnist_exp.core.errors import Interrupted, Pruned, UserError
+from mnist_exp.core.errors import Interrupted, Pruned, Requeued, UserError
 from mnist_exp.core.overrides import SWEPT_ENV, shell_override
 from mnist_exp.pipelines.report import collect, print_configurations, write_report
 from mnist_exp.records.status import read_status, write_status
@@ -23,6 +23,12 @@ from mnist_exp.setup.runtime import hydra_overrides, swept_keys
 log = logging.getLogger("mnist_exp.sweep")
 
 FINAL = ("ok", "diverged", "pruned")  # a re-run skips these; failed, interrupted and running are run again
+LOST: dict[str, str] = {}  # jobs a launcher saw end without their run recording it: name -> why
+
+
+def lost_job(name: str, why: str) -> None:
+    """Told by a launcher (pipelines/cluster.py): this job ended without a record of its own."""
+    LOST[name] = why
 
 
 class SweepCallback(Callback):
@@ -48,6 +54,8 @@ class SweepCallback(Callback):
             log.warning("Could not write the sweep report: %s", err)
         counts: dict[str, int] = {}
         for job in jobs:
+            if job["name"] in LOST:
+                job["status"], job["error"] = "incomplete", LOST[job["name"]]
             counts[job["status"]] = counts.get(job["status"], 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         print(f"Sweep {sweep_dir}: {len(jobs)} jobs: {summary}. Report: {sweep_dir / 'report.md'}")
@@ -103,6 +111,20 @@ def _trial_callbacks(cfg: DictConfig, out: Path) -> list[Any]:
     return [TrialReporter(HydraConfig.get().sweeper, out.parent, int(cfg.optuna_trial))]
 
 
+def _requeue(err: Requeued, out: Path, overrides: list[str] | None) -> None:
+    """Hand the stopped job to submitit, which re-submits it and exits this process; where it will
+    not (the time limit was reached hydra.launcher.max_num_timeout times), record why."""
+    log.info("Job %s: %s Requeued; it continues from that checkpoint.", out.name, err)
+    if err.handover is None:
+        return
+    try:
+        err.handover()
+    except Exception as refused:  # submitit's UncompletedJobError
+        info = {k: v for k, v in read_status(out).items() if k != "status"}
+        fix = "Fix: a longer hydra.launcher.timeout_min or a larger hydra.launcher.max_num_timeout."
+        write_status(out, "interrupted", **{**info, "error": f"{err} Not requeued: {refused} {fix}"})
+
+
 def run_sweep_job(cfg: DictConfig, train_fn: Callable[..., dict[str, float]]) -> float | None:
     """One job of a multirun. Skips a job that finished in an earlier run of this sweep, resumes
     one that stopped, and turns a failure into a recorded status and a None result, so the sweep
@@ -117,7 +139,13 @@ def run_sweep_job(cfg: DictConfig, train_fn: Callable[..., dict[str, float]]) ->
     except Pruned as err:
         log.info("Job %s: %s", out.name, err)
         return None
-    except Interrupted:
+    except Requeued as err:
+        _requeue(err, out, overrides)
+        return None
+    except Interrupted as err:
+        if os.environ.get("SUBMITIT_EXECUTOR"):  # a cluster job: this job ends, the sweep waits on
+            log.error("Job %s: %s", out.name, err)
+            return None
         raise Interrupted(
             f"Sweep interrupted in job {out.name}; its finished epochs are saved. Resume the sweep with "
             f"the same command plus {shell_override('hydra.sweep.dir', str(out.parent))} (finished jobs "

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
-import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
+from lightning_fabric.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import ProgressBar
 from pytorch_lightning.utilities import rank_zero_only
@@ -26,8 +24,9 @@ from torch.multiprocessing.spawn import ProcessRaisedException
 
 from mnist_exp.core.checkpoint import checkpoint_epoch
 from mnist_exp.core.data import MNISTDataModule
-from mnist_exp.core.errors import Diverged, Interrupted, Pruned, raised_in_rank
+from mnist_exp.core.errors import Diverged, Interrupted, Pruned, Requeued, raised_in_rank
 from mnist_exp.core.overrides import shell_override
+from mnist_exp.pipelines.stopping import SafeStop, stops_safely
 from mnist_exp.records.callbacks import AtomicCheckpointIO, StepProgressBar
 from mnist_exp.records.hparams import log_hparams
 from mnist_exp.records.lock import run_lock
@@ -62,17 +61,34 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
 def build_trainer(cfg: DictConfig, loggers: list[Any], extra: list[pl.Callback], k: int = 1) -> pl.Trainer:
     """The Trainer; with k mini-batches per Lightning step the loader applies limit_train_batches
     (in mini-batches) and per-step logging is every log_every_n_steps mini-batches, in whole calls."""
-    callbacks = build_callbacks(cfg, has_logger=bool(loggers)) + extra
-    has_bar = any(isinstance(c, ProgressBar) for c in callbacks)
-    if cfg.trainer.get("enable_progress_bar", True) and not has_bar:
+    callbacks = [*build_callbacks(cfg, has_logger=bool(loggers)), *extra, SafeStop()]
+    bar = show_progress_bar(cfg)
+    if not bar:
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    elif not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(StepProgressBar())  # Lightning's default bar, counting mini-batches
     per_call = {}
     if k > 1:
         every = int(cfg.trainer.get("log_every_n_steps") or 50)
         per_call = {"limit_train_batches": None, "log_every_n_steps": max(1, round(every / k))}
+    plugins: list[Any] = [AtomicCheckpointIO()]
+    if SLURMEnvironment.detect():  # ranks from SLURM; signals and requeue are mnist-exp's (stopping.py)
+        plugins.append(SLURMEnvironment(auto_requeue=False))
     return instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()], **per_call
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        plugins=plugins,
+        enable_progress_bar=bar,
+        **per_call,
     )
+
+
+def show_progress_bar(cfg: DictConfig) -> bool:
+    """trainer.enable_progress_bar: true or false as set; unset (null), only on a terminal, so a
+    job's log or `mnist-exp-train > log.txt` gets the per-epoch lines instead of bar redraws."""
+    asked = cfg.trainer.get("enable_progress_bar")
+    return sys.stdout.isatty() if asked is None else bool(asked)
 
 
 def build_datamodule(cfg: DictConfig) -> tuple[pl.LightningDataModule, int]:
@@ -164,9 +180,13 @@ def _prepare_process(cfg: DictConfig) -> None:
 
 
 def _status_writer(cfg: DictConfig, output_dir: Path, started: float) -> Status:
-    """status.json of this run (rank 0 only); wall time adds up over resumes."""
+    """status.json of this run (rank 0 only); wall time adds up over resumes, and so do the times a
+    cluster requeued it."""
     previous = read_status(output_dir) if cfg.get("ckpt_path") else {}
     info = {"overrides": hydra_overrides(), "started": started}
+    requeues = int(previous.get("requeues") or 0) + (previous.get("status") == "requeued")
+    if requeues:
+        info["requeues"] = requeues
 
     def status(state: str, **more: Any) -> None:
         if rank_zero_only.rank != 0:
@@ -182,8 +202,9 @@ def _fit(
 ) -> None:
     """trainer.fit, with how it ended written to status.json."""
     status("running")
+    stop = next(c for c in trainer.callbacks if isinstance(c, SafeStop))
     try:
-        with _signals_stop(trainer):
+        with stops_safely(stop):
             _fit_in_ranks(trainer, model, datamodule, ckpt_path)
     except Diverged as err:
         status("diverged", epoch=trainer.current_epoch, error=str(err))
@@ -191,9 +212,13 @@ def _fit(
     except Pruned as err:
         status("pruned", epoch=trainer.current_epoch, error=str(err))
         raise
-    except SIGTERMException:
-        status("interrupted", epoch=trainer.current_epoch)
-        raise Interrupted(_resume_hint(run_dir, trainer)) from None
+    except Requeued as err:  # the launcher requeues the job: it continues from the saved checkpoint
+        status("requeued", epoch=trainer.current_epoch, error=str(err))
+        raise
+    except (Interrupted, SIGTERMException) as err:
+        why = str(err) or "Interrupted."
+        status("interrupted", epoch=trainer.current_epoch, error=why)
+        raise Interrupted(_resume_hint(run_dir, why)) from None
     except BaseException as err:
         status("failed", epoch=trainer.current_epoch, error=f"{type(err).__name__}: {err}")
         raise
@@ -228,37 +253,10 @@ def _floats(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items()}
 
 
-def _resume_hint(run_dir: Path, trainer: pl.Trainer) -> str:
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if not last.is_file():
-        return (
-            f"Interrupted in the first epoch of {run_dir}: no epoch finished, nothing to resume. "
-            "Fix: start the run again."
-        )
-    return (
-        f"Interrupted during epoch {trainer.current_epoch} (0-based); the run is saved up to the end "
-        f"of epoch {checkpoint_epoch(last)} in {last}.\nResume it with: mnist-exp-train "
-        + shell_override("resume", str(run_dir))
-    )
-
-
-@contextmanager
-def _signals_stop(trainer: pl.Trainer) -> Iterator[None]:
-    """Ctrl-C ends the run like SIGTERM: cleanly after the current step (a second Ctrl-C kills)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGINT, previous)
-        print("\nStopping after this step (Ctrl-C again to kill) ...", file=sys.stderr)
-        trainer._signal_connector.received_sigterm = True
-
-    previous = signal.signal(signal.SIGINT, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def _resume_hint(run_dir: Path, why: str) -> str:
+    if not (run_dir / "checkpoints" / "last.ckpt").is_file():
+        return f"{why} No checkpoint of {run_dir} was saved: nothing to resume. Fix: start the run again."
+    return f"{why}\nResume it with: mnist-exp-train " + shell_override("resume", str(run_dir))
 
 
 def _summary(metrics: dict[str, float]) -> None:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-STATUSES = ("running", "ok", "interrupted", "diverged", "failed")
+STATUSES = ("running", "ok", "interrupted", "requeued", "diverged", "failed")
 
 
 def write_status(run_dir: Path, status: str, **info: Any) -> None:

@@ -151,6 +151,11 @@ def preflight(
         raise UserError(
             "hparams_search=optuna needs Optuna, which is not installed. Fix: pip install 'mnist-exp[optuna]'"
         )
+    launcher = str(OmegaConf.select(cfg, "hydra.launcher._target_"))
+    if "mnist_exp_launchers" in launcher and importlib.util.find_spec("submitit") is None:
+        raise UserError(
+            "hydra/launcher=slurm needs submitit, which is not installed. Fix: pip install 'mnist-exp[slurm]'"
+        )
     multirun = "-m" in argv or "--multirun" in argv or cfg.hydra.get("mode") == RunMode.MULTIRUN
     variants = [first]
     if multirun:

@@ -33,10 +33,13 @@ def swept_keys(config: DictConfig) -> list[str]:
 
 
 def torch_threads(cfg: DictConfig) -> int | None:
-    """Threads for this run: `torch_threads` if set; in a parallel sweep (joblib launcher), the
-    cores shared out among the jobs running at once, so N jobs x threads never exceeds the cores."""
+    """Threads for this run: `torch_threads` if set; in a SLURM task, the CPUs it was given; in a
+    parallel sweep (joblib launcher), the cores shared out among the jobs running at once, so N jobs
+    x threads never exceeds the cores."""
     if cfg.get("torch_threads"):
         return int(cfg.torch_threads)
+    if os.environ.get("SLURM_CPUS_PER_TASK", "").isdigit():  # a SLURM task: the CPUs it was given
+        return int(os.environ["SLURM_CPUS_PER_TASK"])
     if not HydraConfig.initialized():
         return None
     launcher = HydraConfig.get().get("launcher") or {}

@@ -1,0 +1,178 @@
+"""Sweeps on SLURM (or local processes) through submitit: `hydra/launcher=slurm` and
+`hydra/launcher=submitit_local`.
+
+Over Hydra's submitit launcher, three things change. Jobs that finished in an earlier run of the
+same sweep folder are not submitted again. Each job's SLURM id and log are printed once. And the
+sweep waits on `squeue` (not `sacct`, which a cluster without accounting lacks) until every job
+has left the queue, requeued ones included, then reads each job's outcome from its own
+status.json, so a cancelled or lost job is a recorded outcome, not a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.types import HydraContext, TaskFunction
+from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLauncher, SlurmLauncher
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from mnist_exp.core.errors import UserError
+from mnist_exp.pipelines.sweep import FINAL, lost_job
+from mnist_exp.records.status import read_status
+
+log = logging.getLogger("mnist_exp.sweep")
+
+# squeue's states of a job that will not run again (a requeued job is PENDING or REQUEUED)
+ENDED = {"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY"}
+ENDED |= {"BOOT_FAIL", "DEADLINE", "SPECIAL_EXIT", "REVOKED"}
+EXECUTORS = {"slurm": SlurmLauncher, "local": LocalLauncher}
+OURS = ("poll_s",)  # settings of this launcher, not of submitit
+
+
+class ClusterSweep:
+    """Submits a batch of jobs, waits for all of them and reads their outcomes."""
+
+    def __init__(self, executor: str, params: dict[str, Any]) -> None:
+        self.executor = executor
+        self.poll_s = float(params.get("poll_s") or 5)
+        # the callable submitit pickles and runs in each job: Hydra's own, unchanged
+        self.job = EXECUTORS[executor](**{k: v for k, v in params.items() if k not in OURS})
+        self.context: HydraContext | None = None
+        self.config: DictConfig | None = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.context, self.config = hydra_context, config
+        self.job.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
+        configs = [self._job_config(list(o), initial_job_idx + i) for i, o in enumerate(job_overrides)]
+        todo = [i for i, cfg in enumerate(configs) if not self._finished(cfg)]
+        if todo:
+            jobs = self._submit([configs[i] for i in todo], [job_overrides[i] for i in todo])
+            self._wait(jobs)
+            for cfg, job in zip([configs[i] for i in todo], jobs, strict=True):
+                self._check_ran(cfg, job)
+        return [self._result(cfg, o) for cfg, o in zip(configs, job_overrides, strict=True)]
+
+    def _job_config(self, overrides: list[str], idx: int) -> DictConfig:
+        """The job's config as the job will compose it (the sweep's timestamps kept), for its folder."""
+        assert self.context is not None and self.config is not None
+        cfg = self.context.config_loader.load_sweep_config(self.config, overrides)
+        with open_dict(cfg):
+            cfg.hydra.job.num = idx
+        return cfg
+
+    @staticmethod
+    def folder(cfg: DictConfig) -> Path:
+        return Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)
+
+    def _finished(self, cfg: DictConfig) -> bool:
+        status = read_status(self.folder(cfg))
+        task = [str(o) for o in cfg.hydra.overrides.task]
+        if status.get("status") in FINAL and status.get("overrides") == task:
+            log.info(
+                "Job %s: %s in an earlier run of this sweep; not submitted.",
+                self.folder(cfg).name,
+                status["status"],
+            )
+            return True
+        return False
+
+    def _submit(self, configs: list[DictConfig], overrides: Sequence[Sequence[str]]) -> list[Any]:
+        """One job array, as Hydra's submitit launcher builds it; sbatch's refusal in one message."""
+        import submitit  # the optional extra: only once a sweep is submitted
+
+        assert self.config is not None
+        params = dict(self.job.params)
+        init = {"folder": params.pop("submitit_folder")}
+        if "max_num_timeout" in params:
+            init[f"{self.executor}_max_num_timeout"] = params.pop("max_num_timeout")
+        executor = submitit.AutoExecutor(cluster=self.executor, **init)
+        base = set(OmegaConf.structured(BaseQueueConf).keys())
+        executor.update_parameters(
+            **{k if k in base else f"{self.executor}_{k}": v for k, v in params.items()}
+        )
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        args = [
+            (
+                list(o),
+                "hydra.sweep.dir",
+                int(c.hydra.job.num),
+                f"job_id_for_{c.hydra.job.num}",
+                Singleton.get_state(),
+            )
+            for c, o in zip(configs, overrides, strict=True)
+        ]
+        try:
+            jobs = executor.map_array(self.job, *zip(*args, strict=True))
+        except (submitit.core.utils.FailedJobError, OSError) as err:
+            first = " ".join(str(err).split())[:400]
+            raise UserError(
+                f"The jobs could not be submitted: {first}. Fix: check the hydra.launcher settings "
+                "(partition, cpus_per_task, mem_gb, timeout_min) against `sinfo`."
+            ) from None
+        for cfg, job in zip(configs, jobs, strict=True):
+            where = "SLURM job" if self.executor == "slurm" else "process"
+            log.info("Job %s: %s %s, log %s", self.folder(cfg).name, where, job.job_id, job.paths.stdout)
+        return jobs
+
+    def _wait(self, jobs: list[Any]) -> None:
+        """Until every job has left the queue for good; a requeued job is waited for."""
+        if self.executor != "slurm":
+            while not all(job.done() for job in jobs):
+                time.sleep(min(self.poll_s, 1.0))
+            return
+        ids = {str(job.job_id) for job in jobs}
+        while True:
+            states = squeue_states()
+            if all(states.get(i, "COMPLETED") in ENDED for i in ids):
+                return
+            time.sleep(self.poll_s)
+
+    def _check_ran(self, cfg: DictConfig, job: Any) -> None:
+        """A job that left the queue without its run recording how it ended (killed, lost node)."""
+        folder = self.folder(cfg)
+        state = read_status(folder).get("status")
+        if state in (*FINAL, "failed", "interrupted"):
+            return
+        what = f"{'SLURM job' if self.executor == 'slurm' else 'process'} {job.job_id}"
+        lost_job(
+            folder.name, f"{what} ended while its run was {state or 'not started'}; see {job.paths.stdout}"
+        )
+
+    def _result(self, cfg: DictConfig, overrides: Sequence[str]) -> JobReturn:
+        """The job's result, read from its status.json (what a sweeper such as Optuna asks for)."""
+        folder = self.folder(cfg)
+        status = read_status(folder)
+        value = (
+            (status.get("metrics") or {}).get("optimized_metric") if status.get("status") == "ok" else None
+        )
+        return JobReturn(
+            overrides=list(overrides),
+            cfg=cfg,
+            hydra_cfg=cfg,
+            working_dir=str(folder),
+            task_name=str(cfg.hydra.job.name),
+            status=JobStatus.COMPLETED,
+            _return_value=value,
+        )
+
+
+def squeue_states() -> dict[str, str]:
+    """This user's jobs in SLURM's queue (array tasks one by one), id -> state; retried while the
+    controller does not answer, for up to a minute."""
+    command = ["squeue", "-h", "-r", "--states=all", "--me", "-o", "%i %T"]
+    for attempt in range(12):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        if done.returncode == 0:
+            return dict(line.split()[:2] for line in done.stdout.splitlines() if len(line.split()) >= 2)
+        time.sleep(5 if attempt else 1)
+    raise UserError(f"squeue does not answer ({done.stderr.strip()}). Fix: check the cluster (`sinfo`).")

@@ -1,0 +1,118 @@
+"""Stopping a run at a safe point: Ctrl-C, SIGTERM (scancel, a preemption) and a cluster's
+time-limit signal all end training between two steps, never inside a figure or a checkpoint write.
+
+mnist-exp is the one owner of these signals while it trains. Its handler only notes the signal;
+`SafeStop` acts on it after the current step: it saves `last.ckpt` there (a mid-epoch checkpoint
+resumes exactly), then raises `Interrupted` or, for submitit's time-limit signal, `Requeued`, whose
+`handover` lets submitit re-submit the job once the run has recorded how it stopped. Lightning's
+own handlers (its SIGTERM notifier, its SLURM auto-requeue) are replaced for the length of the fit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from mnist_exp.core.errors import Interrupted, Requeued
+
+log = logging.getLogger("mnist_exp.train")
+NONE, CANCEL, REQUEUE = 0, 1, 2  # what was asked, in increasing precedence across DDP ranks
+
+
+def requeue_signal() -> signal.Signals | None:
+    """The signal submitit's SLURM jobs get before their time limit (USR2 unless
+    SUBMITIT_PREEMPT_SIGNAL says otherwise); None outside a submitit job."""
+    if not os.environ.get("SUBMITIT_EXECUTOR"):
+        return None
+    return getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2").upper(), None)
+
+
+class SafeStop(pl.Callback):
+    """Acts on a noted signal after the current training step (every DDP rank at the same step)."""
+
+    def __init__(self) -> None:
+        self.asked = NONE
+        self.signum: int = signal.SIGTERM
+        self.handlers: dict[int, Any] = {}  # the signal handlers before ours (submitit's among them)
+        self.trainer: pl.Trainer | None = None
+
+    def note(self, signum: int, frame: Any) -> None:
+        """The signal handler: remember what was asked; a second Ctrl-C kills at once."""
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            print("\nStopping after this step (Ctrl-C again to kill) ...", file=sys.stderr)
+        kind = REQUEUE if signum == requeue_signal() else CANCEL
+        if kind >= self.asked:
+            self.asked, self.signum = kind, signum
+        launcher = self.trainer.strategy.launcher if self.trainer is not None else None
+        if launcher is not None and signum != signal.SIGINT:
+            launcher.kill(signum)  # ranks it started hear it too (a terminal's Ctrl-C reaches them itself)
+
+    def watched(self) -> list[int]:
+        return [s for s in (signal.SIGINT, signal.SIGTERM, requeue_signal()) if s is not None]
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.watched():
+                signal.signal(signum, self.note)
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.trainer = trainer
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Lightning registered its own handlers when the fit began; ours replace them until its
+        # teardown puts back what was there before the fit
+        self.install()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, module: Any, outputs: Any, batch: Any, i: int) -> None:
+        asked = self.asked
+        if trainer.world_size > 1:  # every rank stops at the same step, saving together
+            mine = torch.tensor(float(asked), device=trainer.strategy.root_device)
+            asked = int(trainer.strategy.reduce(mine, reduce_op="max").item())
+        if asked == NONE or trainer.is_last_batch:
+            return  # at an epoch's last step: after its validation and epoch-end checkpoint instead
+        saved = self.save(trainer)
+        where = f"epoch {trainer.current_epoch}, step {trainer.global_step}"
+        if asked == REQUEUE:
+            signum = requeue_signal()
+            handler = self.handlers.get(signum) if signum is not None else None
+            raise Requeued(
+                f"Stopped for the time limit at {where}; saved {saved}.",
+                handover=(lambda: handler(signum, None)) if callable(handler) else None,
+            )
+        raise Interrupted(f"Stopped by {signal.Signals(self.signum).name} at {where}; saved {saved}.")
+
+    def save(self, trainer: pl.Trainer) -> Path | None:
+        callback = trainer.checkpoint_callback
+        if callback is None or not callback.dirpath:
+            log.warning("No checkpoint callback: the stopped run saves no checkpoint to resume from.")
+            return None
+        path = Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
+        trainer.save_checkpoint(path)  # every rank takes part; rank 0 writes
+        return path
+
+
+@contextmanager
+def stops_safely(stop: SafeStop) -> Iterator[None]:
+    """Hold the signals for the fit: outside the training steps (set-up, a spawning parent) they
+    are only noted too, so nothing is interrupted mid-write; the handlers before are put back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stop.handlers = {s: signal.getsignal(s) for s in stop.watched()}
+    stop.install()
+    try:
+        yield
+    finally:
+        for signum, handler in stop.handlers.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)

@@ -1,0 +1,187 @@
+"""Sweeps on a real SLURM cluster: jobs through sbatch, DDP across SLURM tasks, a time limit that
+requeues and resumes, scancel, and the local submitit launcher. The cluster is this machine's own
+single-node SLURM (`bash .ci/slurm up`, as root); where it cannot come up the SLURM tests skip
+with the reason, except in CI (CI=true), where they fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from mnist_exp.records.history import read_history
+from tests.conftest import REPO, run_module
+from tests.test_resume import start
+
+pytestmark = pytest.mark.slow
+MLP = ["model=mlp", "torch_threads=1", "callbacks.feature_maps=null"]
+SLURM = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.poll_s=1"]
+
+
+@pytest.fixture(scope="module")
+def slurm() -> None:
+    """A running SLURM: started by .ci/slurm where this process may (root), else an existing one."""
+    up = subprocess.run(
+        ["bash", str(REPO / ".ci" / "slurm"), "up"], capture_output=True, text=True, timeout=900
+    )
+    if up.returncode == 0:
+        return
+    reason = f"no SLURM cluster here: {(up.stderr or up.stdout).strip()[-300:]}"
+    if os.environ.get("CI"):
+        pytest.fail(reason)  # CI runs as root: it must bring SLURM up and run these tests
+    pytest.skip(reason)
+
+
+def status(folder: Path) -> dict:
+    return json.loads((folder / "status.json").read_text())
+
+
+def job_ids(output: str) -> dict[str, str]:
+    """The SLURM id of each job, from the sweep's own lines ('Job lr=0.1: SLURM job 7_1, log ...')."""
+    return dict(re.findall(r"Job (\S+): SLURM job (\S+), log", output))
+
+
+def epochs(folder: Path) -> list[int]:
+    return [int(r["epoch"]) for r in read_history(folder / "metrics.csv")]
+
+
+def test_a_sweep_runs_as_slurm_jobs_seen_in_squeue(slurm: None, tmp_path: Path, mnist_root: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    args = ["-m", "optimizer.lr=0.05,0.1", *MLP, "trainer.max_epochs=3", *SLURM]
+    proc = start(tmp_path, *args, f"data.root={mnist_root}", f"hydra.sweep.dir={sweep_dir}")
+    seen: set[str] = set()
+    while proc.poll() is None:  # the queue, as a user watching it sees it
+        queue = subprocess.run(["squeue", "-h", "-r", "-o", "%i %j %T"], capture_output=True, text=True)
+        seen |= {line.split()[0] for line in queue.stdout.splitlines() if line.endswith("RUNNING")}
+        time.sleep(0.5)
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    ids = job_ids(out + err)
+    assert set(ids) == {"lr=0.05", "lr=0.1"} and set(ids.values()) <= seen  # both ran, visibly
+    assert all((out + err).count(f"SLURM job {i},") == 1 for i in ids.values())  # each printed once
+    assert "sacct" not in out + err and "Traceback" not in out + err
+    for name in ids:
+        assert status(sweep_dir / name)["status"] == "ok"
+        assert epochs(sweep_dir / name) == [0, 1, 2]
+    log = next((sweep_dir / ".submitit").glob("*/*_log.out")).read_text()
+    assert "\r" not in log and "epoch 2:" in log  # a line per epoch, no progress-bar redraws
+
+
+def test_ddp_across_two_slurm_tasks_is_one_run(slurm: None, tmp_path: Path, mnist_root: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    done = run_module(
+        "train",
+        "-m",
+        *MLP,
+        "trainer=ddp_cpu",  # devices 2: hydra.launcher.tasks_per_node follows it
+        "trainer.max_epochs=1",
+        "optimizer.lr=0.1",
+        *SLURM,
+        f"data.root={mnist_root}",
+        f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (job,) = [p for p in sweep_dir.iterdir() if (p / "status.json").is_file()]  # one run folder
+    info = status(job)
+    assert info["status"] == "ok"
+    correct = info["metrics"]["test/acc"] * 10_000  # every test image counted once, over both ranks
+    assert abs(correct - round(correct)) < 1e-3
+    logs = [p.read_text() for p in (sweep_dir / ".submitit").glob("*/*_log.out")]
+    assert len(logs) == 2 and any("global_rank=1(2)" in log for log in logs)  # two SLURM tasks
+
+
+def _make_eligible_once_requeued(job: Path, proc: subprocess.Popen) -> None:
+    """SLURM holds a requeued job for 2 minutes before it may start again (its BeginTime); the
+    test lets it start at once, as an admin would, and saves CI that wait."""
+    while proc.poll() is None:
+        if (job / "status.json").is_file() and status(job)["status"] == "requeued":
+            ids = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
+            for slurm_id in ids:
+                subprocess.run(
+                    ["scontrol", "update", f"jobid={slurm_id}", "StartTime=now"], capture_output=True
+                )
+            return
+        time.sleep(0.5)
+
+
+def test_a_run_twice_its_time_limit_is_requeued_and_ends_as_if_never_stopped(
+    slurm: None, tmp_path: Path, mnist_root: Path
+) -> None:
+    run = [*MLP, "trainer.max_epochs=60", "test_ckpt=last", f"data.root={mnist_root}"]
+    reference = start(tmp_path, *run, f"hydra.run.dir={tmp_path / 'reference'}")  # no time limit
+    sweep_dir = tmp_path / "sweep"
+    limit = ["hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60"]  # about 60 s a window
+    proc = start(tmp_path, "-m", *run, *SLURM, *limit, f"hydra.sweep.dir={sweep_dir}")
+    _make_eligible_once_requeued(sweep_dir / "0", proc)
+    out, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err[-3000:]
+    assert reference.wait(timeout=600) == 0
+    info = status(sweep_dir / "0")
+    assert info["status"] == "ok" and info["requeues"] >= 1
+    assert epochs(sweep_dir / "0") == list(range(60))  # each epoch once
+    log = "".join(p.read_text() for p in (sweep_dir / ".submitit").glob("*/*_log.out"))
+    assert "Stopped for the time limit" in log and "Traceback" not in log + out + err
+    assert info["metrics"]["test/acc"] == status(tmp_path / "reference")["metrics"]["test/acc"]
+    assert read_history(sweep_dir / "0" / "metrics.csv") == read_history(
+        tmp_path / "reference" / "metrics.csv"
+    )
+
+
+def test_scancel_ends_that_job_and_the_rerun_finishes_it(
+    slurm: None, tmp_path: Path, mnist_root: Path
+) -> None:
+    sweep_dir = tmp_path / "sweep"
+    args = ["-m", "optimizer.lr=0.05,0.1", *MLP, "trainer.max_epochs=12", *SLURM, f"data.root={mnist_root}"]
+    args.append(f"hydra.sweep.dir={sweep_dir}")
+    proc = start(tmp_path, *args)
+    victim = sweep_dir / "lr=0.05"
+    while len(read_history(victim / "metrics.csv") if (victim / "metrics.csv").is_file() else []) < 2:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    (log,) = [
+        p for p in (sweep_dir / ".submitit").glob("*/*_log.out") if f"run folder {victim}" in p.read_text()
+    ]
+    subprocess.run(["scancel", log.parent.name], check=True)  # a user cancels that job
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 1
+    assert "Traceback" not in out + err
+    assert re.search(r"incomplete\s+lr=0\.05\s+Stopped by SIGTERM", out + err)  # named, with why
+    assert status(victim)["status"] == "interrupted" and status(sweep_dir / "lr=0.1")["status"] == "ok"
+    stopped_at = len(epochs(victim))
+    assert stopped_at < 12
+
+    again = run_module("train", *args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    said = again.stdout + again.stderr
+    assert "Job lr=0.1: ok in an earlier run of this sweep; not submitted." in said
+    assert "Job lr=0.05: resuming from" in "".join(
+        p.read_text() for p in (sweep_dir / ".submitit").glob("*/*log.out")
+    )
+    assert status(victim)["status"] == "ok" and epochs(victim) == list(range(12))
+
+
+def test_a_local_submitit_sweep(tmp_path: Path, mnist_root: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    done = run_module(
+        "train",
+        "-m",
+        "optimizer.lr=0.05,0.1",
+        *MLP,
+        "debug=limit",
+        "trainer.max_epochs=1",
+        "hydra/launcher=submitit_local",
+        f"data.root={mnist_root}",
+        f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert {p.name: status(p)["status"] for p in sweep_dir.iterdir() if (p / "status.json").is_file()} == {
+        "lr=0.05": "ok",
+        "lr=0.1": "ok",
+    }
