@@ -333,7 +333,8 @@ def test_job_names(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_sweep_presets_compose() -> None:
     grid_cfg = compose("config", ["hparams_search=batch_lr"], hydra=True)
     optuna_cfg = compose("config", ["hparams_search=optuna"], hydra=True)
-    slurm = compose("config", ["hydra/launcher=submitit_slurm"], hydra=True)
+    slurm = compose("config", ["hydra/launcher=slurm", "trainer=ddp_cpu"], hydra=True)
+    local = compose("config", ["hydra/launcher=submitit_local"], hydra=True)
     assert str(grid_cfg.hydra.mode) == "RunMode.MULTIRUN"
     assert dict(grid_cfg.hydra.sweeper.params) == {
         "data.batch_size": "32,64,128,256",
@@ -344,7 +345,10 @@ def test_sweep_presets_compose() -> None:
     assert optuna_cfg.hydra.sweeper.direction == "maximize"
     assert optuna_cfg.hydra.sweeper.pruner._target_ == "optuna.pruners.MedianPruner"
     assert "tag(log" in optuna_cfg.hydra.sweeper.params["optimizer.lr"]
-    assert slurm.hydra.launcher._target_.endswith("SlurmLauncher")
+    assert slurm.hydra.launcher._target_ == "hydra_plugins.mnist_exp_launchers.launchers.SlurmLauncher"
+    assert slurm.hydra.launcher.tasks_per_node == 2  # one SLURM task per DDP rank
+    assert slurm.hydra.launcher.max_num_timeout > 0  # requeued at the time limit: runs resume exactly
+    assert local.hydra.launcher._target_ == "hydra_plugins.mnist_exp_launchers.launchers.LocalLauncher"
     for trainer in ("ddp", "ddp_cpu"):
         cfg = compose_cfg("config", [f"trainer={trainer}"])
         assert cfg.trainer.strategy == "ddp" and cfg.trainer.devices == 2

@@ -38,6 +38,8 @@ def help_text(prog: str, config_name: str, usage: str) -> str:
     for group, chosen in _defaults(config_name).items():
         shown = [f"{o}*" if o == chosen else o for o in _options(group)]
         lines.append(f"  {group + ':':<16}{', '.join(shown)}")
+    launchers = ["basic*", "joblib", *_options("hydra/launcher")]  # Hydra's, its joblib plugin's, ours
+    lines.append(f"  {'hydra/launcher:':<16}{', '.join(launchers)}   (with -m: where a sweep's jobs run)")
     lines += ["", f"Options (key=value; `{prog} --cfg job` prints them with your overrides):", ""]
     lines.append(OmegaConf.to_yaml(compose(config_name)).rstrip())
     return "\n".join([*lines, "", FOOTER, ""])
