@@ -1,7 +1,10 @@
 """Wall time of the 12-job sweep (batch size x lr, MLP): Hydra's basic launcher (one job after the
-other, each with all cores) against the joblib launcher (N jobs at once, cores shared out).
+other, each with all cores) against the joblib launcher (N jobs at once, cores shared out) and,
+with `--launchers basic joblib slurm`, mnist-exp's SLURM launcher (N one-CPU jobs at once through
+sbatch; needs a running SLURM, e.g. `bash .ci/slurm up`).
 
     python benchmarks/sweep_launchers.py --epochs 3 --repeats 2
+    python benchmarks/sweep_launchers.py --epochs 3 --repeats 2 --launchers joblib slurm
 
 Runs are interleaved (basic, joblib, basic, joblib, ...) so a slow spell of the machine hits both.
 Each sweep is a real `mnist-exp-train -m ...` in its own folder under --out; the median wall time of
@@ -26,6 +29,10 @@ def timed_sweep(command: list[str], launcher: str, n_jobs: int) -> float:
     the basic or the joblib launcher; exits with its stderr when it fails."""
     if launcher == "joblib":
         command = [*command, "hydra/launcher=joblib", f"hydra.launcher.n_jobs={n_jobs}"]
+    if launcher == "slurm":  # as many one-CPU jobs at once as joblib runs one-thread jobs
+        cpus = max(1, len(os.sched_getaffinity(0)) // n_jobs)
+        command = [*command, "hydra/launcher=slurm", f"hydra.launcher.cpus_per_task={cpus}"]
+        command += [f"hydra.launcher.array_parallelism={n_jobs}", "hydra.launcher.poll_s=1"]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -46,9 +53,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--n-jobs", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--out", type=Path, default=Path("outputs/bench/sweep_launchers"))
+    parser.add_argument(
+        "--launchers", nargs="+", default=["basic", "joblib"], choices=["basic", "joblib", "slurm"]
+    )
     parser.add_argument("overrides", nargs="*", help="extra overrides for every job, e.g. data.root=...")
     args = parser.parse_args()
-    times: dict[str, list[float]] = {"basic": [], "joblib": []}
+    times: dict[str, list[float]] = {name: [] for name in args.launchers}
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
     for i in range(args.repeats):
         for launcher in times:
@@ -56,15 +66,19 @@ def main() -> None:
             seconds = run(folder, launcher, args.n_jobs, args.epochs, args.overrides)
             times[launcher].append(seconds)
             print(f"{launcher:>6} #{i}: {seconds:7.1f} s  ({folder})", flush=True)
-    basic, joblib = statistics.median(times["basic"]), statistics.median(times["joblib"])
-    listed = {k: ", ".join(f"{t:.1f}" for t in v) for k, v in times.items()}
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    names = {"basic": "basic (sequential)", "joblib": f"joblib (n_jobs={args.n_jobs})"}
+    names["slurm"] = f"slurm ({args.n_jobs} jobs at once)"
+    rows = "".join(
+        f"| {names[k]} | {medians[k]:.1f} | {', '.join(f'{t:.1f}' for t in v)} |\n" for k, v in times.items()
+    )
+    first = args.launchers[0]
+    ratios = ", ".join(f"{k} / {first} = {medians[k] / medians[first]:.2f}" for k in args.launchers[1:])
     text = (
         f"12-job MLP sweep, {args.epochs} epochs each, {len(os.sched_getaffinity(0))} cores, "
         f"median of {args.repeats}:\n\n"
         "| launcher | wall time (s) | runs (s) |\n|---|---|---|\n"
-        f"| basic (sequential) | {basic:.1f} | {listed['basic']} |\n"
-        f"| joblib (n_jobs={args.n_jobs}) | {joblib:.1f} | {listed['joblib']} |\n"
-        f"\njoblib / basic = {joblib / basic:.2f}\n"
+        f"{rows}\n{ratios}\n"
     )
     (args.out / f"{stamp}_results.md").write_text(text)
     print(text)

@@ -3,7 +3,8 @@ time-limit signal all end training between two steps, never inside a figure or a
 
 mnist-exp is the one owner of these signals while it trains. Its handler only notes the signal;
 `SafeStop` acts on it after the current step: it saves `last.ckpt` there (a mid-epoch checkpoint
-resumes exactly), then raises `Interrupted` or, for submitit's time-limit signal, `Requeued`, whose
+resumes exactly; in an epoch's last step it waits for the epoch's end and its checkpoint, and stops
+before the next epoch), then raises `Interrupted` or, for submitit's time-limit signal, `Requeued`, whose
 `handover` lets submitit re-submit the job once the run has recorded how it stopped. Lightning's
 own handlers (its SIGTERM notifier, its SLURM auto-requeue) are replaced for the length of the fit.
 """
@@ -75,29 +76,48 @@ class SafeStop(pl.Callback):
         self.install()
 
     def on_train_batch_end(self, trainer: pl.Trainer, module: Any, outputs: Any, batch: Any, i: int) -> None:
-        asked = self.asked
-        if trainer.world_size > 1:  # every rank stops at the same step, saving together
-            mine = torch.tensor(float(asked), device=trainer.strategy.root_device)
-            asked = int(trainer.strategy.reduce(mine, reduce_op="max").item())
-        if asked == NONE or trainer.is_last_batch:
-            return  # at an epoch's last step: after its validation and epoch-end checkpoint instead
-        saved = self.save(trainer)
+        asked = self._agreed(trainer)
+        if asked != NONE and not trainer.is_last_batch:
+            self._stop(trainer, asked, self.save(trainer))
+        # at an epoch's last step: after its validation and epoch-end checkpoint (next hook) instead
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Between epochs: the previous epoch's own checkpoint is where the run continues."""
+        asked = self._agreed(trainer)
+        if asked != NONE:
+            self._stop(trainer, asked, self.last_path(trainer))
+
+    def _agreed(self, trainer: pl.Trainer) -> int:
+        """What was asked, the same on every DDP rank (any rank's signal counts for all)."""
+        if trainer.world_size == 1:
+            return self.asked
+        mine = torch.tensor(float(self.asked), device=trainer.strategy.root_device)
+        return int(trainer.strategy.reduce(mine, reduce_op="max").item())
+
+    def _stop(self, trainer: pl.Trainer, asked: int, saved: Path | None) -> None:
         where = f"epoch {trainer.current_epoch}, step {trainer.global_step}"
+        kept = f"saved {saved}" if saved is not None and saved.is_file() else "no checkpoint saved"
         if asked == REQUEUE:
             signum = requeue_signal()
             handler = self.handlers.get(signum) if signum is not None else None
             raise Requeued(
-                f"Stopped for the time limit at {where}; saved {saved}.",
+                f"Stopped for the time limit at {where}; {kept}.",
                 handover=(lambda: handler(signum, None)) if callable(handler) else None,
             )
-        raise Interrupted(f"Stopped by {signal.Signals(self.signum).name} at {where}; saved {saved}.")
+        raise Interrupted(f"Stopped by {signal.Signals(self.signum).name} at {where}; {kept}.")
 
-    def save(self, trainer: pl.Trainer) -> Path | None:
+    @staticmethod
+    def last_path(trainer: pl.Trainer) -> Path | None:
         callback = trainer.checkpoint_callback
         if callback is None or not callback.dirpath:
+            return None
+        return Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
+
+    def save(self, trainer: pl.Trainer) -> Path | None:
+        path = self.last_path(trainer)
+        if path is None:
             log.warning("No checkpoint callback: the stopped run saves no checkpoint to resume from.")
             return None
-        path = Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
         trainer.save_checkpoint(path)  # every rank takes part; rank 0 writes
         return path
 
