@@ -33,16 +33,17 @@ def crafted(folder: Path) -> tuple[Path, Path]:
 @pytest.mark.parametrize(
     ("command", "args"),
     [
-        ("eval", []),
+        ("eval", ["data.root={root}"]),
         ("predict", ["images=[x.png]"]),
-        ("train", ["model=lenet"]),  # ckpt_path=: continue training from it
+        ("train", ["model=lenet", "data.root={root}"]),  # ckpt_path=: continue training from it
     ],
 )
 def test_a_crafted_checkpoint_is_refused_and_never_runs(
     command: str, args: list[str], tmp_path: Path, mnist_root: Path
 ) -> None:
     ckpt, marker = crafted(tmp_path)
-    done = run_module(command, f"ckpt_path={ckpt}", *args, f"data.root={mnist_root}", cwd=tmp_path)
+    args = [a.format(root=mnist_root) for a in args]
+    done = run_module(command, f"ckpt_path={ckpt}", *args, cwd=tmp_path)
     assert done.returncode == 2, done.stderr[-2000:]
     assert "holds Python objects that only code could rebuild" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr

@@ -39,6 +39,12 @@ def assert_refused(result: subprocess.CompletedProcess, message: str, cwd: Path)
         (["trainer.accelerator=gpu"], "no CUDA GPU"),
         (["hydra.run.dir=/tmp/über"], "quote a value with spaces or other letters"),
         (["module.max_loss=-1"], "module.max_loss must be null or a number > 0"),
+        (["data.pad=0"], "data.pad=0 gives 28x28 images, but LeNet-5 needs 32x32"),
+        (
+            ["model=mlp", "data.pad=0"],
+            "data.pad=0 gives 28x28 = 784 inputs per image, but model.in_features is 1024",
+        ),
+        (["test_ckpt=bset"], "test_ckpt 'bset' is unknown. Fix: one of best, last"),
     ],
 )
 def test_bad_config_values(args: list[str], message: str, tmp_path: Path, mnist_root: Path) -> None:

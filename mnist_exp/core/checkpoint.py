@@ -1,7 +1,15 @@
-"""Loading a trained model from a checkpoint alone, including checkpoints of earlier versions."""
+"""Loading a trained model from a checkpoint alone, including checkpoints of earlier versions.
+
+A checkpoint is data, never code: every load goes through torch's weights-only unpickler, which
+rebuilds tensors, numbers, strings and containers and refuses anything else. mnist-exp's own
+checkpoints hold nothing else (legacy ones included), so no extra type is allowed; Lightning's
+resume and test loads are asked for the same (`WEIGHTS_ONLY`, pipelines/train.py).
+"""
 
 from __future__ import annotations
 
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +23,23 @@ LEGACY_TARGETS = {
     "mnist_exp.models.LeNet5": "mnist_exp.core.models.LeNet5",
     "mnist_exp.models.MLP": "mnist_exp.core.models.MLP",
 }
+WEIGHTS_ONLY = True  # how every checkpoint is loaded, here and by Lightning
+
+
+def load_data(path: Path) -> dict[str, Any]:
+    """The checkpoint's contents as data; a file that asks for code to rebuild it is refused."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=WEIGHTS_ONLY)
+    except pickle.UnpicklingError as err:
+        if "Weights only load failed" not in str(err):
+            raise
+        wanted = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        raise UserError(
+            f"{path} holds Python objects that only code could rebuild"
+            f"{f' ({wanted.group(1)})' if wanted else ''}, and loading it could run that code: mnist-exp "
+            "loads checkpoints as data only (tensors, numbers, strings). Fix: pass a .ckpt written by "
+            "mnist-exp-train; a file you trust can be re-saved with its weights alone."
+        ) from None
 
 
 def current_net_config(net_config: dict[str, Any]) -> dict[str, Any]:
@@ -32,9 +57,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             "(or another .ckpt) of a finished run."
         )
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = load_data(path)
         ckpt["hyper_parameters"]["net_config"]
         return ckpt
+    except UserError:
+        raise
     except Exception as err:
         raise UserError(
             f"{path} is not a mnist-exp checkpoint ({type(err).__name__}: "
@@ -61,4 +88,4 @@ def saved_net_config(path: str | Path) -> dict[str, Any]:
 
 
 def checkpoint_epoch(path: str | Path) -> int:
-    return int(torch.load(path, map_location="cpu", weights_only=False)["epoch"])
+    return int(load_data(Path(path))["epoch"])

@@ -28,11 +28,12 @@ class LeNet5(nn.Module):
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.init_args = {"num_classes": num_classes}
-        self.conv1 = nn.Conv2d(1, 6, kernel_size=5)
-        self.conv2 = nn.Conv2d(6, 16, kernel_size=5)
-        self.pool = nn.MaxPool2d(2)
+        self.conv1 = nn.Conv2d(1, 6, kernel_size=spec.LENET_KERNEL)
+        self.conv2 = nn.Conv2d(6, 16, kernel_size=spec.LENET_KERNEL)
+        self.pool = nn.MaxPool2d(spec.LENET_POOL)
         self.relu = nn.ReLU()
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        maps = spec.lenet_maps(spec.LENET_SIDE)  # 5: 32 -> conv 28 -> pool 14 -> conv 10 -> pool 5
+        self.fc1 = nn.Linear(16 * maps * maps, 120)
         self.fc2 = nn.Linear(120, 84)
         self.fc3 = nn.Linear(84, num_classes)
 

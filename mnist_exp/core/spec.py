@@ -11,3 +11,40 @@ TRAIN_IMAGES = 60_000  # MNIST's official training split
 REPORTED = {"seed_lenet": ("LeNet-5", 98.6), "seed_mlp": ("MLP", 93.5)}
 # what a sweep report can sort by
 REPORT_METRICS = ("val/acc_best", "test/acc", "val/acc", "train/loss", "val/loss")
+
+# Image geometry, torch-free so that start-up can check data.pad against the models before a run
+# folder exists; LeNet5 (core/models.py) is built from the same numbers.
+MNIST_SIDE = 28  # MNIST's images are 28x28; data.pad adds pixels on every side
+LENET_SIDE = 32  # LeNet-5's input, as in the seed document (MNIST padded by 2)
+LENET_KERNEL = 5  # both convolutions
+LENET_POOL = 2  # both max-pools
+
+
+def image_side(pad: int) -> int:
+    return MNIST_SIDE + 2 * pad
+
+
+def lenet_maps(side: int) -> int:
+    """Side of LeNet-5's feature maps after its two convolution + pooling stages (fc1 reads 16 of
+    them); 0 when the image is too small to get through."""
+    for _ in range(2):
+        side = max(0, (side - LENET_KERNEL + 1) // LENET_POOL)
+    return side
+
+
+def input_error(target: str, pad: int, in_features: int | None) -> str | None:
+    """Why the model of `target` cannot take images padded by `pad`, or None when it can."""
+    side = image_side(pad)
+    if target.endswith(".LeNet5") and lenet_maps(side) != lenet_maps(LENET_SIDE):
+        return (
+            f"data.pad={pad} gives {side}x{side} images, but LeNet-5 needs {LENET_SIDE}x{LENET_SIDE} "
+            f"(its fc1 reads 16 maps of {lenet_maps(LENET_SIDE)}x{lenet_maps(LENET_SIDE)}). "
+            f"Fix: data.pad={(LENET_SIDE - MNIST_SIDE) // 2}."
+        )
+    if target.endswith(".MLP") and in_features is not None and side * side != in_features:
+        return (
+            f"data.pad={pad} gives {side}x{side} = {side * side} inputs per image, but "
+            f"model.in_features is {in_features}. Fix: data.pad={(LENET_SIDE - MNIST_SIDE) // 2} "
+            f"(32x32 = 1024), or model.in_features={side * side}."
+        )
+    return None

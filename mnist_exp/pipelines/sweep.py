@@ -22,7 +22,9 @@ from mnist_exp.setup.runtime import hydra_overrides, swept_keys
 
 log = logging.getLogger("mnist_exp.sweep")
 
-FINAL = ("ok", "diverged", "pruned")  # a re-run skips these; failed, interrupted and running are run again
+# a sweep's outcomes (exit code 0; a diverged lr is a finding), which a re-run skips; failed,
+# interrupted and unfinished jobs are run again (exit code 1)
+FINAL = ("ok", "diverged", "pruned")
 LOST: dict[str, str] = {}  # jobs a launcher saw end without their run recording it: name -> why
 
 
@@ -33,7 +35,7 @@ def lost_job(name: str, why: str) -> None:
 
 class SweepCallback(Callback):
     """Hydra callback: names the jobs, and at the end of a sweep writes its report and sets the
-    exit code (1 when any job failed, diverged or did not finish)."""
+    exit code (0 when every job is ok, diverged or pruned; 1 when any failed or did not finish)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         keys = swept_keys(config)
@@ -59,19 +61,19 @@ class SweepCallback(Callback):
             counts[job["status"]] = counts.get(job["status"], 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         print(f"Sweep {sweep_dir}: {len(jobs)} jobs: {summary}. Report: {sweep_dir / 'report.md'}")
-        bad = [j for j in jobs if j["status"] not in ("ok", "pruned")]
-        if bad:
-            for job in bad:
+        for job in jobs:
+            if job["status"] not in ("ok", "pruned"):  # diverged: a finding; the others: to retry
                 print(f"  {job['status']:>10}  {job['name']}  {job.get('error') or ''}".rstrip())
-            retry = [j for j in bad if j["status"] in ("failed", "incomplete")]
+        bad = [j for j in jobs if j["status"] not in FINAL]
+        if bad:
             hint = (
                 f" Re-run the same command with {shell_override('hydra.sweep.dir', str(sweep_dir))} "
-                "to retry the "
-                f"{len(retry)} failed or unfinished (ok and diverged jobs are skipped)."
-                if retry
-                else ""
+                f"to retry them (ok, diverged and pruned jobs are skipped)."
             )
-            print(f"{len(bad)} of {len(jobs)} jobs did not succeed (exit code 1).{hint}", file=sys.stderr)
+            print(
+                f"{len(bad)} of {len(jobs)} jobs failed or did not finish (exit code 1).{hint}",
+                file=sys.stderr,
+            )
             sys.exit(1)
 
 

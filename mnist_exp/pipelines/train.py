@@ -22,7 +22,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch.multiprocessing.spawn import ProcessRaisedException
 
-from mnist_exp.core.checkpoint import checkpoint_epoch
+from mnist_exp.core.checkpoint import WEIGHTS_ONLY, checkpoint_epoch
 from mnist_exp.core.data import MNISTDataModule
 from mnist_exp.core.errors import Diverged, Interrupted, Pruned, Requeued, raised_in_rank
 from mnist_exp.core.overrides import shell_override
@@ -161,6 +161,8 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*smaller than the logging interval")
     # a mid-epoch checkpoint holds the weights after the step it counts: what a resume continues from
     warnings.filterwarnings("ignore", message=r".*manual optimization and every_n_train_steps")
+    # a machine with SLURM installed: a run outside SLURM is meant to be (hydra/launcher=slurm uses srun)
+    warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system")
 
 
 def _prepare_process(cfg: DictConfig) -> None:
@@ -227,7 +229,7 @@ def _fit(
 def _fit_in_ranks(trainer: pl.Trainer, model: Any, datamodule: Any, ckpt_path: str | None) -> None:
     """trainer.fit; under `ddp_spawn` a rank's own error (pruned, diverged) comes back as such."""
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=WEIGHTS_ONLY)
     except ProcessRaisedException as err:
         ours = raised_in_rank(str(err))
         if ours is None:
@@ -242,7 +244,7 @@ def _test(trainer: pl.Trainer, model: Any, datamodule: Any, which: str) -> dict[
     ckpt = (callback.best_model_path if which == "best" else callback.last_model_path) if callback else None
     if not ckpt:
         log.warning("No checkpoint to test: testing the weights in memory.")
-    trainer.test(model, datamodule=datamodule, ckpt_path=ckpt or None, weights_only=False)
+    trainer.test(model, datamodule=datamodule, ckpt_path=ckpt or None, weights_only=WEIGHTS_ONLY)
     metrics = _floats(trainer.callback_metrics)
     if ckpt:
         metrics["test/ckpt_epoch"] = float(checkpoint_epoch(ckpt))

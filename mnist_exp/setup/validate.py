@@ -58,6 +58,7 @@ CHOICES: list[tuple[str, tuple[str, ...]]] = [
     ("model.activation", spec.ACTIVATIONS),
     ("data.loader", spec.LOADERS),
     ("data.storage", spec.STORAGES),
+    ("test_ckpt", ("best", "last")),
 ]
 _ABSENT = object()
 
@@ -72,3 +73,14 @@ def validate(cfg: DictConfig) -> None:
         value = OmegaConf.select(cfg, key, default=_ABSENT)
         if value is not _ABSENT and value not in names:
             raise UserError(f"{key} '{value}' is unknown. Fix: one of {', '.join(names)}.")
+    _check_input_size(cfg)
+
+
+def _check_input_size(cfg: DictConfig) -> None:
+    """The padded images must fit the model (core/spec.input_error: the numbers the models use)."""
+    target = OmegaConf.select(cfg, "model._target_", default=None)
+    pad = OmegaConf.select(cfg, "data.pad", default=None)
+    if isinstance(target, str) and isinstance(pad, int):
+        error = spec.input_error(target, pad, OmegaConf.select(cfg, "model.in_features", default=None))
+        if error:
+            raise UserError(error)
