@@ -45,6 +45,7 @@ def assert_refused(result: subprocess.CompletedProcess, message: str, cwd: Path)
             "data.pad=0 gives 28x28 = 784 inputs per image, but model.in_features is 1024",
         ),
         (["test_ckpt=bset"], "test_ckpt 'bset' is unknown. Fix: one of best, last"),
+        (["callbacks=feature_maps"], "callbacks=feature_maps is one part of callbacks=default"),
     ],
 )
 def test_bad_config_values(args: list[str], message: str, tmp_path: Path, mnist_root: Path) -> None:

@@ -46,6 +46,20 @@ def job_ids(output: str) -> dict[str, str]:
     return dict(re.findall(r"Job (\S+): SLURM job (\S+), log", output))
 
 
+def sweep(tmp_path: Path, mnist_root: Path, *args: str) -> Path:
+    """A finished sweep (exit code 0) of `mnist-exp-train -m *args`, into tmp_path/sweep."""
+    sweep_dir = tmp_path / "sweep"
+    done = run_module(
+        "train", "-m", *args, f"data.root={mnist_root}", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return sweep_dir
+
+
+def job_statuses(sweep_dir: Path) -> dict[str, str]:
+    return {p.name: status(p)["status"] for p in sweep_dir.iterdir() if (p / "status.json").is_file()}
+
+
 def epochs(folder: Path) -> list[int]:
     return [int(r["epoch"]) for r in read_history(folder / "metrics.csv")]
 
@@ -73,20 +87,10 @@ def test_a_sweep_runs_as_slurm_jobs_seen_in_squeue(slurm: None, tmp_path: Path, 
 
 
 def test_ddp_across_two_slurm_tasks_is_one_run(slurm: None, tmp_path: Path, mnist_root: Path) -> None:
-    sweep_dir = tmp_path / "sweep"
-    done = run_module(
-        "train",
-        "-m",
-        *MLP,
-        "trainer=ddp_cpu",  # devices 2: hydra.launcher.tasks_per_node follows it
-        "trainer.max_epochs=1",
-        "optimizer.lr=0.1",
-        *SLURM,
-        f"data.root={mnist_root}",
-        f"hydra.sweep.dir={sweep_dir}",
-        cwd=tmp_path,
+    # trainer=ddp_cpu: devices 2, and hydra.launcher.tasks_per_node follows it
+    sweep_dir = sweep(
+        tmp_path, mnist_root, *MLP, "trainer=ddp_cpu", "trainer.max_epochs=1", "optimizer.lr=0.1", *SLURM
     )
-    assert done.returncode == 0, done.stderr[-3000:]
     (job,) = [p for p in sweep_dir.iterdir() if (p / "status.json").is_file()]  # one run folder
     info = status(job)
     assert info["status"] == "ok"
@@ -167,21 +171,8 @@ def test_scancel_ends_that_job_and_the_rerun_finishes_it(
 
 
 def test_a_local_submitit_sweep(tmp_path: Path, mnist_root: Path) -> None:
-    sweep_dir = tmp_path / "sweep"
-    done = run_module(
-        "train",
-        "-m",
-        "optimizer.lr=0.05,0.1",
-        *MLP,
-        "debug=limit",
-        "trainer.max_epochs=1",
-        "hydra/launcher=submitit_local",
-        f"data.root={mnist_root}",
-        f"hydra.sweep.dir={sweep_dir}",
-        cwd=tmp_path,
+    launcher = "hydra/launcher=submitit_local"
+    sweep_dir = sweep(
+        tmp_path, mnist_root, "optimizer.lr=0.05,0.1", *MLP, "debug=limit", "trainer.max_epochs=1", launcher
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert {p.name: status(p)["status"] for p in sweep_dir.iterdir() if (p / "status.json").is_file()} == {
-        "lr=0.05": "ok",
-        "lr=0.1": "ok",
-    }
+    assert job_statuses(sweep_dir) == {"lr=0.05": "ok", "lr=0.1": "ok"}

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 
 class EpochHistory(pl.Callback):
-    """After every epoch, append its metrics to `metrics.csv` and redraw `accuracy.png`.
+    """After every epoch, append its metrics to `metrics.csv`; draw `accuracy.png` when the fit
+    ends or stops (drawing it every epoch cost 0.15 s, a seventh of an MLP epoch).
 
     The file is complete after each epoch, so a stopped run still leaves its history. The module
     calls `on_epoch_metrics` once the epoch's train and val metrics are both logged (Lightning runs
@@ -66,10 +67,22 @@ class EpochHistory(pl.Callback):
             if k in row
         )
         log.info("epoch %d: %s  lr %g", trainer.current_epoch, shown, row["lr"])
-        if self.plot:
-            figure = accuracy_figure(self.rows)
-            figure.savefig(self.dirpath / self.plot, dpi=100)
-            log_figure(trainer, "accuracy", figure, trainer.current_epoch)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.draw(trainer)
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        self.draw(trainer)  # a stopped, diverged or failed run shows its epochs too
+
+    def draw(self, trainer: pl.Trainer) -> None:
+        """accuracy.png and its TensorBoard image, from every epoch so far."""
+        if not self.plot or not self.rows or not trainer.is_global_zero:
+            return
+        figure = accuracy_figure(self.rows)
+        figure.savefig(self.dirpath / self.plot, dpi=100)
+        log_figure(trainer, "accuracy", figure, int(self.rows[-1]["epoch"]))
 
 
 class FeatureMapDump(pl.Callback):

@@ -32,12 +32,23 @@ def _options(group: str) -> list[str]:
     return sorted(p.stem for p in (Path(CONF_DIR) / group).glob("*.yaml"))
 
 
+def parts(group: str) -> list[str]:
+    """Options of `group` that its `default` option is made of (e.g. callbacks' model_checkpoint):
+    pieces of a whole, not choices; picked alone, a run would lack the other pieces."""
+    default = Path(CONF_DIR) / group / "default.yaml"
+    listed = OmegaConf.load(default).get("defaults") or [] if default.is_file() else []
+    return sorted(str(e) for e in listed if isinstance(e, str) and e != "_self_")
+
+
 def help_text(prog: str, config_name: str, usage: str) -> str:
     """Usage, the config groups (default marked with *), and every key with its default value."""
     lines = [usage.rstrip(), "", "Config groups (group=option; * is the default):"]
     for group, chosen in _defaults(config_name).items():
-        shown = [f"{o}*" if o == chosen else o for o in _options(group)]
+        pieces = parts(group)
+        shown = [f"{o}*" if o == chosen else o for o in _options(group) if o not in pieces]
         lines.append(f"  {group + ':':<16}{', '.join(shown)}")
+        if pieces:
+            lines.append(f"  {'':<16}(default is {', '.join(pieces)}; drop one with {group}.<name>=null)")
     launchers = ["basic*", "joblib", *_options("hydra/launcher")]  # Hydra's, its joblib plugin's, ours
     lines.append(f"  {'hydra/launcher:':<16}{', '.join(launchers)}   (with -m: where a sweep's jobs run)")
     lines += ["", f"Options (key=value; `{prog} --cfg job` prints them with your overrides):", ""]

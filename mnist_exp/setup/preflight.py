@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.core.errors import UserError
 from mnist_exp.setup.config import compose
+from mnist_exp.setup.help import parts
 from mnist_exp.setup.validate import validate
 
 # Hydra flags that print something or run a sweep: left to Hydra as they are
@@ -127,6 +128,19 @@ def _compose(config_name: str, overrides: list[str], prog: str) -> DictConfig:
         raise UserError(explain_composition_error(err, config_name, prog)) from None
 
 
+def _refuse_parts(cfg: DictConfig) -> None:
+    """`callbacks=feature_maps` picks one piece of callbacks=default and silently drops the rest,
+    checkpoints included (the run could not be resumed): refused, with the way to get what was meant."""
+    for group, chosen in (OmegaConf.select(cfg, "hydra.runtime.choices") or {}).items():
+        if isinstance(chosen, str) and chosen in parts(group):
+            raise UserError(
+                f"{group}={chosen} is one part of {group}=default; alone it would leave out the others "
+                f"({', '.join(p for p in parts(group) if p != chosen)}). Fix: keep {group}=default (it has "
+                f"{chosen}), drop a part with {group}.<name>=null, or list what you want: "
+                f"'{group}=[{chosen},model_checkpoint]'."
+            )
+
+
 def preflight(
     config_name: str, argv: list[str], check: Callable[[DictConfig], None] | None = None, prog: str = ""
 ) -> None:
@@ -151,6 +165,7 @@ def preflight(
         raise UserError(
             "hparams_search=optuna needs Optuna, which is not installed. Fix: pip install 'mnist-exp[optuna]'"
         )
+    _refuse_parts(cfg)
     launcher = str(OmegaConf.select(cfg, "hydra.launcher._target_"))
     if "mnist_exp_launchers" in launcher and importlib.util.find_spec("submitit") is None:
         raise UserError(
