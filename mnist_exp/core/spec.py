@@ -12,6 +12,17 @@ REPORTED = {"seed_lenet": ("LeNet-5", 98.6), "seed_mlp": ("MLP", 93.5)}
 # what a sweep report can sort by
 REPORT_METRICS = ("val/acc_best", "test/acc", "val/acc", "train/loss", "val/loss")
 
+
+def lower_is_better(metric: str) -> bool:
+    """Losses are minimized, accuracies maximized: how every sort, table and picture orders a metric."""
+    return "loss" in metric
+
+
+def metric_scale(metric: str) -> int:
+    """What a metric is multiplied by for display: accuracies in %, losses as they are."""
+    return 1 if lower_is_better(metric) else 100
+
+
 # Image geometry, torch-free so that start-up can check data.pad against the models before a run
 # folder exists; LeNet5 (core/models.py) is built from the same numbers.
 MNIST_SIDE = 28  # MNIST's images are 28x28; data.pad adds pixels on every side

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from mnist_exp.core.spec import REPORT_METRICS, REPORTED
+from mnist_exp.core.spec import REPORT_METRICS, REPORTED, lower_is_better, metric_scale
 from mnist_exp.pipelines.summary import (
     experiments,
     fold,
@@ -27,20 +27,8 @@ from mnist_exp.pipelines.summary import (
 from mnist_exp.pipelines.sweep_figures import curves, heatmap
 from mnist_exp.records.history import read_history
 from mnist_exp.records.lock import holder
-from mnist_exp.records.status import job_folders, read_status
-from mnist_exp.records.tables import markdown_table
-
-STATUSES = (
-    "ok",
-    "pruned",
-    "failed",
-    "diverged",
-    "incomplete",
-)  # running, interrupted, not started: incomplete
-
-
-def _pct(value: Any) -> str:
-    return "" if value is None else f"{100 * value:.2f}"
+from mnist_exp.records.status import OUTCOMES, job_folders, outcome, read_status
+from mnist_exp.records.tables import markdown_table, percent
 
 
 def _plain(value: Any) -> str:
@@ -56,9 +44,9 @@ def _seconds(value: Any) -> str:
 COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
     ("name", "job", _plain),
     ("status", "status", _plain),
-    ("best_val_acc", "best val acc (%)", _pct),
+    ("best_val_acc", "best val acc (%)", percent),
     ("best_epoch", "best epoch", _plain),
-    ("test_acc", "test acc (%)", _pct),
+    ("test_acc", "test acc (%)", percent),
     ("epochs", "epochs", _plain),
     ("wall_s", "wall (s)", _seconds),
 ]
@@ -91,7 +79,7 @@ def _job(folder: Path) -> dict[str, Any]:
     job: dict[str, Any] = {
         "name": folder.name,
         "folder": folder,
-        "status": state if state in ("ok", "pruned", "failed", "diverged") else "incomplete",
+        "status": outcome(state),
         "best_val_acc": val[best] if best is not None else metrics.get("val/acc_best"),
         "best_epoch": int(history[best]["epoch"]) if best is not None else None,
         "test_acc": metrics.get("test/acc"),
@@ -113,13 +101,13 @@ def collect(sweep_dir: Path) -> list[dict[str, Any]]:
 
 
 def _sort_key(metric: str):
-    lower_is_better = "loss" in metric
+    lower = lower_is_better(metric)
 
     def key(job: dict[str, Any]) -> tuple[int, float]:
         value = job.get(metric)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return (1, 0.0)
-        return (0, value if lower_is_better else -value)
+        return (0, value if lower else -value)
 
     return key
 
@@ -160,13 +148,13 @@ def write_report(
 
 def _report_lines(jobs: list[dict[str, Any]], out: Path, metric: str) -> list[str]:
     """report.md's title, counts and the per-job table (and errors), in that order."""
-    counts = {s: sum(j["status"] == s for j in jobs) for s in STATUSES}
+    counts = {s: sum(j["status"] == s for j in jobs) for s in OUTCOMES}
     columns = _columns(metric)
     rows = [[show(job.get(key)) for key, _, show in columns] for job in jobs]
     lines = [
         f"# Sweep report: {out.name}\n",
         f"{len(jobs)} jobs: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".",
-        f"Sorted by {metric} ({'lower' if 'loss' in metric else 'higher'} is better). Best validation "
+        f"Sorted by {metric} ({'lower' if lower_is_better(metric) else 'higher'} is better). Best validation "
         "accuracy is the highest val/acc over the epochs (epochs counted from 0); the test accuracy is "
         "that of the checkpoint the run tested.\n",
         markdown_table([title for _, title, _ in columns], rows),
@@ -194,7 +182,7 @@ def print_table(jobs: Sequence[dict[str, Any]], metric: str) -> None:
 
 def print_configurations(rows: Sequence[dict[str, Any]], metric: str) -> None:
     """The seeds-folded table on the terminal: mean ± std, n, and the reported value if any."""
-    scale = 1 if "loss" in metric else 100
+    scale = metric_scale(metric)
     reported_columns = with_reported(rows)
     titles = table_header(metric, reported_columns)
     drop = {"95% CI", "measured − reported"} | ({"test acc (%)"} if metric == "test/acc" else set())

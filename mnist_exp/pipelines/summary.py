@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from mnist_exp.core.overrides import override_pairs
-from mnist_exp.core.spec import REPORTED
+from mnist_exp.core.spec import REPORTED, lower_is_better, metric_scale
 from mnist_exp.records.stats import describe, welch_p
-from mnist_exp.records.tables import markdown_table
+from mnist_exp.records.tables import markdown_table, percent
 
 ALPHA = 0.05
 FIELDS = [
@@ -75,7 +75,7 @@ def fold(jobs: Sequence[dict[str, Any]], varying: Sequence[str], metric: str) ->
             test_acc_mean=tests["mean"], test_acc_std=tests["std"], reported_test_acc=reported(members)
         )
         rows.append(row)
-    lower = "loss" in metric
+    lower = lower_is_better(metric)
     rows.sort(key=lambda r: (r["mean"] is None, (r["mean"] or 0.0) * (1 if lower else -1)))
     best = rows[0]["values"] if rows else []
     for rank, row in enumerate(rows, 1):
@@ -90,12 +90,6 @@ def write_summary(rows: Sequence[dict[str, Any]], path: Path) -> None:
         writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-
-
-def _pct(mean: float | None, std: float | None) -> str:
-    if mean is None:
-        return ""
-    return f"{100 * mean:.2f}" + ("" if std is None else f" ± {100 * std:.2f}")
 
 
 def _verdict(row: dict[str, Any]) -> str:
@@ -127,7 +121,7 @@ def markdown_cells(r: dict[str, Any], scale: int, with_reported: bool) -> list[A
         r["n"],
         mean + spread,
         ci,
-        _pct(r["test_acc_mean"], r["test_acc_std"]),
+        percent(r["test_acc_mean"], r["test_acc_std"]),
     ]
     if with_reported:
         known = r["reported_test_acc"] is not None
@@ -148,7 +142,7 @@ def _reported_note() -> str:
 def markdown(rows: Sequence[dict[str, Any]], metric: str) -> str:
     """The configurations table of report.md, with a sentence naming the best and its ties, and
     the reported accuracy beside the measured one for the seed experiments."""
-    scale = 1 if "loss" in metric else 100
+    scale = metric_scale(metric)
     reported_columns = with_reported(rows)
     table = [markdown_cells(r, scale, reported_columns) for r in rows]
     tied = [r["config"] for r in rows[1:] if r["tied_with_best"]]

@@ -11,6 +11,7 @@ from typing import Any
 
 from matplotlib.ticker import MaxNLocator
 
+from mnist_exp.core.spec import lower_is_better, metric_scale
 from mnist_exp.pipelines.summary import configuration, varying
 from mnist_exp.records.figures import plt
 
@@ -41,12 +42,12 @@ def heatmap(jobs: Sequence[dict[str, Any]], path: Path, metric: str) -> bool:
         value = job.get(metric)
         if value is not None and not math.isnan(value):
             cells.setdefault((b, r), []).append(value)
-    scale = 1 if "loss" in metric else 100
+    scale = metric_scale(metric)
     grid = [
         [scale * statistics.fmean(cells[b, r]) if (b, r) in cells else math.nan for r in lrs] for b in batches
     ]
     fig, ax = plt.subplots(figsize=(1.6 * len(lrs) + 2.5, 0.8 * len(batches) + 1.8))
-    image = ax.imshow(grid, cmap="viridis_r" if "loss" in metric else "viridis", aspect="auto")
+    image = ax.imshow(grid, cmap="viridis_r" if lower_is_better(metric) else "viridis", aspect="auto")
     ax.set_xticks(range(len(lrs)), lrs)
     ax.set_yticks(range(len(batches)), batches)
     ax.set_xlabel(lr)

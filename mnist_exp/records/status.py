@@ -10,7 +10,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-STATUSES = ("running", "ok", "interrupted", "requeued", "diverged", "failed")
+STATUSES = ("running", "ok", "interrupted", "requeued", "diverged", "failed")  # what status.json says
+# a sweep report's outcome of a job: its status, or `incomplete` for one that has not ended (running,
+# interrupted, requeued, not started)
+OUTCOMES = ("ok", "pruned", "failed", "diverged", "incomplete")
+
+
+def outcome(status: str | None) -> str:
+    return status if status in OUTCOMES else "incomplete"
 
 
 def write_status(run_dir: Path, status: str, **info: Any) -> None:
