@@ -197,7 +197,7 @@ def test_the_wheel_carries_the_configs(tmp_path: Path) -> None:
     )
     wheel = next(tmp_path.glob("mnist_exp-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    shipped = {p.relative_to(REPO).as_posix() for p in (PACKAGE / "conf").rglob("*.yaml")}
+    shipped = {f"mnist_exp/{p.relative_to(REPO).as_posix()}" for p in (REPO / "conf").rglob("*.yaml")}
     assert shipped and shipped <= names
     assert "mnist_exp/conf/config.yaml" in names and "mnist_exp/conf/debug/limit.yaml" in names
     assert "hydra_plugins/mnist_exp_optuna_sweeper/optuna_sweeper.py" in names  # where Hydra finds sweepers

@@ -104,9 +104,11 @@ def _make_eligible_once_requeued(job: Path, proc: subprocess.Popen) -> None:
     """SLURM holds a requeued job for 2 minutes before it may start again (its BeginTime); the
     test lets it start at once, as an admin would, and saves CI that wait."""
     while proc.poll() is None:
-        if (job / "status.json").is_file() and status(job)["status"] == "requeued":
-            ids = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
-            for slurm_id in ids:
+        requeued = (job / "status.json").is_file() and status(job)["status"] == "requeued"
+        queue = subprocess.run(["squeue", "-h", "-o", "%i %T"], capture_output=True, text=True).stdout
+        pending = [line.split()[0] for line in queue.splitlines() if line.endswith("PENDING")]
+        if requeued and pending:  # back in the queue (not only recorded as requeued)
+            for slurm_id in pending:
                 subprocess.run(
                     ["scontrol", "update", f"jobid={slurm_id}", "StartTime=now"], capture_output=True
                 )

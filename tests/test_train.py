@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,14 @@ def test_missing_data_root_is_one_clear_message(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_configs_ship_inside_the_package() -> None:
-    assert Path(CONF_DIR) == REPO / "mnist_exp" / "conf"
-    assert (Path(CONF_DIR) / "config.yaml").is_file() and not (REPO / "conf").exists()
+def test_configs_live_at_the_top_and_every_group_ships() -> None:
+    """conf/ at the top of the checkout is the one copy (the editable install reads it); every
+    folder of it is a package in pyproject.toml, so the wheel carries each group."""
+    assert Path(CONF_DIR) == REPO / "conf" and not (REPO / "mnist_exp" / "conf").exists()
+    listed = set(re.findall(r'"(mnist_exp\.conf[\w.]*)"', (REPO / "pyproject.toml").read_text()))
+    folders = {
+        "mnist_exp." + p.relative_to(REPO).as_posix().replace("/", ".")
+        for p in (REPO / "conf").rglob("*")
+        if p.is_dir()
+    }
+    assert folders | {"mnist_exp.conf"} <= listed

@@ -11,10 +11,23 @@ from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
+from mnist_exp.core.errors import UserError
 from mnist_exp.core.overrides import job_name
 
-# Inside the package (package data), so an installed wheel finds it from any folder.
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+def conf_dir() -> str:
+    """The Hydra configs: mnist_exp/conf in an installed wheel (package data, found from any
+    folder), else conf/ at the top of the source checkout (an editable install, the tests)."""
+    package = Path(__file__).resolve().parent.parent
+    for folder in (package / "conf", package.parent / "conf"):
+        if (folder / "config.yaml").is_file():
+            return str(folder)
+    raise UserError(
+        f"The configs that ship with mnist-exp are missing (no {package / 'conf'}). Fix: reinstall mnist-exp."
+    )
+
+
+CONF_DIR = conf_dir()
 PROCESS_ID = f"{os.getpid():05d}"
 
 
