@@ -280,8 +280,12 @@ def test_joblib_runs_jobs_in_parallel_without_oversubscribing(tmp_path: Path, mn
         tmp_path, mnist_root, "test=false", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"
     )
     cores = len(os.sched_getaffinity(0))
+    spans = []
     for job in ("lr=0.01", "lr=0.1"):
         assert f"torch threads: {max(1, cores // 2)}" in (sweep_dir / job / "train.log").read_text()
+        info = json.loads((sweep_dir / job / "status.json").read_text())
+        spans.append((info["started"], info["started"] + info["wall_s"]))
+    assert max(start for start, _ in spans) < min(end for _, end in spans)  # the two ran at once
 
 
 @pytest.mark.slow

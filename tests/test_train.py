@@ -67,7 +67,8 @@ def test_cli_trains_and_eval_prints_the_same_accuracy(mnist_root: Path, tmp_path
 
 
 def test_missing_data_root_is_one_clear_message(tmp_path: Path) -> None:
-    result = run_module("train", f"data.root={tmp_path / 'nowhere'}", cwd=tmp_path)
+    # data.download=false: the refusal, not a machine without internet, is what is tested
+    result = run_module("train", f"data.root={tmp_path / 'nowhere'}", "data.download=false", cwd=tmp_path)
     assert result.returncode == 2
     assert "MNIST not found" in result.stderr and "data.root" in result.stderr
     assert "train-images-idx3-ubyte" in result.stderr

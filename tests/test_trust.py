@@ -221,7 +221,7 @@ def test_fast_dev_run_reports_no_results(tmp_path: Path, mnist_root: Path) -> No
 def test_an_empty_data_root_is_left_as_it_was(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = run_module("train", f"data.root={empty}", cwd=tmp_path, timeout=300)
+    result = run_module("train", f"data.root={empty}", "data.download=false", cwd=tmp_path, timeout=300)
     assert result.returncode == 2 and "MNIST not found" in result.stderr
     assert list(empty.iterdir()) == []
 
