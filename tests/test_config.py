@@ -72,10 +72,22 @@ def test_defaults_are_the_seed_settings() -> None:
         ("model=mlp model.hidden=0", "model.hidden must be an integer >= 1"),
         ("model=mlp model.activation=foo", "model.activation 'foo' is unknown"),
         ("data.val_size=70000", "data.val_size must be an integer between 0 and 59999"),
+        ("seed=99999999999999999999", "seed must be an integer from 0 to 2\\*\\*32-1"),
+        ("module.max_loss=-1", "module.max_loss must be null or a number > 0"),
+        ("data.pad=0", "data.pad=0 gives 28x28 images, but LeNet-5 needs 32x32"),
+        ("data.pad=3", None),  # 34x34: LeNet-5's pooling still ends at 5x5 maps, so it runs
+        ("model=mlp data.pad=0", "784 inputs per image, but model.in_features is 1024"),
+        ("model=mlp data.pad=0 model.in_features=784", None),
+        ("test_ckpt=bset", "test_ckpt 'bset' is unknown. Fix: one of best, last"),
     ],
 )
-def test_bad_values_are_refused(override: str, message: str) -> None:
+def test_bad_values_are_refused(override: str, message: str | None) -> None:
+    """The one table of value rules (setup/validate.py), each case with its message; the command
+    line's refusal around it (exit code 2, no folder) is tested in test_errors.py."""
     cfg = compose_cfg("config", [*override.split(), "paths.output_dir=x"])
+    if message is None:
+        validate(cfg)  # accepted
+        return
     with pytest.raises(UserError, match=message):
         validate(cfg)
 

@@ -3,8 +3,6 @@ import torch
 
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.models import ACTIVATIONS, MLP, LeNet5
-from mnist_exp.setup.config import compose
-from mnist_exp.setup.validate import validate
 
 
 def n_params(model: torch.nn.Module) -> int:
@@ -33,16 +31,6 @@ def test_mlp_activation_is_used() -> None:
     relu, ident = MLP(activation="relu"), MLP(activation="identity")
     ident.load_state_dict(relu.state_dict())
     assert not torch.allclose(relu(x), ident(x))
-
-
-@pytest.mark.parametrize(
-    ("override", "message"),
-    [("model.hidden=0", "model.hidden must be an integer >= 1"), ("model.activation=foo", "is unknown")],
-)
-def test_mlp_settings_are_checked_with_the_config(override: str, message: str) -> None:
-    cfg = compose("config", ["model=mlp", override])
-    with pytest.raises(UserError, match=message):
-        validate(cfg)
 
 
 def test_mlp_rejects_wrong_input_size() -> None:
