@@ -51,6 +51,7 @@ def test_a_crafted_checkpoint_is_refused_and_never_runs(
     assert not (tmp_path / "outputs").exists()  # refused before any folder
 
 
+@pytest.mark.slow
 def test_resuming_a_run_whose_checkpoint_was_replaced_is_refused(tmp_path: Path, mnist_root: Path) -> None:
     run = tmp_path / "run"
     quick = ["model=mlp", "debug=limit", "trainer.max_epochs=1", "test=false", f"data.root={mnist_root}"]

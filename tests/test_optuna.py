@@ -74,6 +74,7 @@ def test_a_trial_under_ddp_reports_once_and_every_rank_stops(tmp_path: Path, mni
     assert "already reported" not in done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_a_search_continues_in_its_folder_with_parallel_trials(tmp_path: Path, mnist_root: Path) -> None:
     sweep_dir = tmp_path / "sweep"
     common = [*SMALL, "hydra/sweeper/pruner=none", f"data.root={mnist_root}", f"hydra.sweep.dir={sweep_dir}"]

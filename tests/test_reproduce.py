@@ -26,6 +26,7 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.slow
 def test_reproduction_is_a_sweep_in_parallel_reported_and_resumable(tmp_path: Path, mnist_root: Path) -> None:
     sweep = tmp_path / "my sweeps" / "repro"
     where = [f"data.root={mnist_root}", f"hydra.sweep.dir={sweep}", "debug=limit"]

@@ -44,6 +44,7 @@ def status(run: Path) -> str:
     return json.loads((run / "status.json").read_text())["status"]
 
 
+@pytest.mark.slow
 def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path: Path, mnist_root: Path) -> None:
     data = f"data.root={mnist_root}"
     straight = tmp_path / "straight"

@@ -44,6 +44,7 @@ def test_k_steps_per_call_equal_one_to_the_last_digit(tmp_path: Path, mnist_root
     assert one[2]["global_step"] == 2 * 21  # limit_train_batches counts mini-batches (0.05 x 430 = 21)
 
 
+@pytest.mark.slow
 def test_max_steps_counts_optimizer_steps_and_so_does_the_bar(tmp_path: Path, mnist_root: Path) -> None:
     common = [
         "trainer.max_steps=13",
@@ -62,6 +63,7 @@ def test_max_steps_counts_optimizer_steps_and_so_does_the_bar(tmp_path: Path, mn
     assert "13/430" in bar and "16/430" not in bar  # 55,000 images / 128: 430 mini-batches
 
 
+@pytest.mark.slow
 def test_resume_with_k_steps_is_bit_identical(tmp_path: Path, mnist_root: Path) -> None:
     common = ["trainer.limit_train_batches=21", "data.steps_per_call=8"]
     straight = run(tmp_path, mnist_root, "straight", *common, "trainer.max_epochs=3")

@@ -32,6 +32,7 @@ def test_welch_against_its_formula() -> None:
     assert welch_p([0.9], b) is None and welch_p([1.0, 1.0], [1.0, 1.0]) == 1.0
 
 
+@pytest.mark.slow
 def test_seeds_fold_into_one_row_per_configuration(tmp_path: Path, mnist_root: Path) -> None:
     sweep_dir = tmp_path / "sweep"
     done = sweep(

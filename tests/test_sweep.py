@@ -197,6 +197,7 @@ def test_report_refuses_a_folder_that_is_not_a_sweep(tmp_path: Path) -> None:
     assert "holds no sweep jobs" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_a_diverging_job_is_reported_and_the_others_finish(tmp_path: Path, mnist_root: Path) -> None:
     sweep_dir = tmp_path / "sweep"
     done = sweep(
@@ -218,6 +219,7 @@ def test_a_diverging_job_is_reported_and_the_others_finish(tmp_path: Path, mnist
     assert list(rows)[-1] == "lr=1000"  # no metric: sorted last
 
 
+@pytest.mark.slow
 def test_interrupted_sweep_resumes_where_it_stopped(tmp_path: Path, mnist_root: Path) -> None:
     sweep_dir = tmp_path / "sweep"
     args = [

@@ -40,6 +40,7 @@ def test_train_then_eval_gives_the_same_test_accuracy(runs, tmp_path: Path, mode
     assert evaluate(eval_cfg)["test/acc"] == metrics["test/acc"]
 
 
+@pytest.mark.slow
 def test_cli_trains_and_eval_prints_the_same_accuracy(mnist_root: Path, tmp_path: Path) -> None:
     """The user's path: the console entry point, a run folder under outputs/, then mnist-exp-eval."""
     train_run = run_module("train", "model=mlp", *QUICK, f"data.root={mnist_root}", cwd=tmp_path)

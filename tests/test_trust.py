@@ -57,6 +57,7 @@ def test_resume_refuses_a_setting_that_would_change_what_trains(tmp_path: Path, 
     assert (run / ".hydra" / "config.yaml").read_text() == before  # the record is untouched
 
 
+@pytest.mark.slow
 def test_resume_extends_max_epochs_and_records_it_once(tmp_path: Path, mnist_root: Path) -> None:
     run = finished_run(tmp_path, mnist_root)
     again = run_module("train", f"resume={run}", cwd=tmp_path)
@@ -93,6 +94,7 @@ def test_a_folder_in_use_is_refused_with_its_process(tmp_path: Path, mnist_root:
     assert [r["epoch"] for r in read_history(run / "metrics.csv")] == [0]
 
 
+@pytest.mark.slow
 def test_a_run_in_a_folder_with_a_space_and_umlaut_resumes_by_its_printed_command(
     tmp_path: Path, mnist_root: Path
 ) -> None:
