@@ -201,3 +201,20 @@ def test_the_wheel_carries_the_configs(tmp_path: Path) -> None:
     assert shipped and shipped <= names
     assert "mnist_exp/conf/config.yaml" in names and "mnist_exp/conf/debug/limit.yaml" in names
     assert "hydra_plugins/mnist_exp_optuna_sweeper/optuna_sweeper.py" in names  # where Hydra finds sweepers
+
+
+def test_hydra_finds_the_plugins_of_this_install(tmp_path: Path) -> None:
+    """Hydra takes sweepers and launchers only from the hydra_plugins namespace: ours must be
+    there for this install (an editable one too), beside the plugins of other packages."""
+    probe = (
+        "from hydra.core.plugins import Plugins; from hydra.plugins.launcher import Launcher; "
+        "from hydra.plugins.sweeper import Sweeper; p = Plugins.instance(); "
+        "print(*[c.__module__ for c in p.discover(Launcher) + p.discover(Sweeper)])"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    modules = set(found.stdout.split())
+    assert "hydra_plugins.mnist_exp_launchers.launchers" in modules, found.stderr[-2000:]
+    assert "hydra_plugins.mnist_exp_optuna_sweeper.optuna_sweeper" in modules
+    assert "hydra_plugins.hydra_joblib_launcher.joblib_launcher" in modules  # another package's, still seen
