@@ -32,8 +32,7 @@ class LeNet5(nn.Module):
         self.conv2 = nn.Conv2d(6, 16, kernel_size=spec.LENET_KERNEL)
         self.pool = nn.MaxPool2d(spec.LENET_POOL)
         self.relu = nn.ReLU()
-        maps = spec.lenet_maps(spec.LENET_SIDE)  # 5: 32 -> conv 28 -> pool 14 -> conv 10 -> pool 5
-        self.fc1 = nn.Linear(16 * maps * maps, 120)
+        self.fc1 = nn.Linear(16 * spec.LENET_MAPS * spec.LENET_MAPS, 120)
         self.fc2 = nn.Linear(120, 84)
         self.fc3 = nn.Linear(84, num_classes)
 

@@ -29,6 +29,7 @@ MNIST_SIDE = 28  # MNIST's images are 28x28; data.pad adds pixels on every side
 LENET_SIDE = 32  # LeNet-5's input, as in the seed document (MNIST padded by 2)
 LENET_KERNEL = 5  # both convolutions
 LENET_POOL = 2  # both max-pools
+SEED_PAD = (LENET_SIDE - MNIST_SIDE) // 2  # 2: the seed's data.pad
 
 
 def image_side(pad: int) -> int:
@@ -43,19 +44,21 @@ def lenet_maps(side: int) -> int:
     return side
 
 
+LENET_MAPS = lenet_maps(LENET_SIDE)  # 5: 32 -> conv 28 -> pool 14 -> conv 10 -> pool 5
+
+
 def input_error(target: str, pad: int, in_features: int | None) -> str | None:
     """Why the model of `target` cannot take images padded by `pad`, or None when it can."""
     side = image_side(pad)
-    if target.endswith(".LeNet5") and lenet_maps(side) != lenet_maps(LENET_SIDE):
+    if target.endswith(".LeNet5") and lenet_maps(side) != LENET_MAPS:
         return (
             f"data.pad={pad} gives {side}x{side} images, but LeNet-5 needs {LENET_SIDE}x{LENET_SIDE} "
-            f"(its fc1 reads 16 maps of {lenet_maps(LENET_SIDE)}x{lenet_maps(LENET_SIDE)}). "
-            f"Fix: data.pad={(LENET_SIDE - MNIST_SIDE) // 2}."
+            f"(its fc1 reads 16 maps of {LENET_MAPS}x{LENET_MAPS}). Fix: data.pad={SEED_PAD}."
         )
     if target.endswith(".MLP") and in_features is not None and side * side != in_features:
         return (
             f"data.pad={pad} gives {side}x{side} = {side * side} inputs per image, but "
-            f"model.in_features is {in_features}. Fix: data.pad={(LENET_SIDE - MNIST_SIDE) // 2} "
-            f"(32x32 = 1024), or model.in_features={side * side}."
+            f"model.in_features is {in_features}. Fix: data.pad={SEED_PAD} "
+            f"({LENET_SIDE}x{LENET_SIDE} = {LENET_SIDE**2}), or model.in_features={side * side}."
         )
     return None

@@ -25,7 +25,7 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLaunche
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_exp.core.errors import UserError
-from mnist_exp.pipelines.sweep import FINAL, lost_job
+from mnist_exp.pipelines.sweep import FINAL, finished_earlier, job_result, lost_job
 from mnist_exp.records.status import read_status
 
 log = logging.getLogger("mnist_exp.sweep")
@@ -75,16 +75,13 @@ class ClusterSweep:
         return Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)
 
     def _finished(self, cfg: DictConfig) -> bool:
-        status = read_status(self.folder(cfg))
-        task = [str(o) for o in cfg.hydra.overrides.task]
-        if status.get("status") in FINAL and status.get("overrides") == task:
+        folder = self.folder(cfg)
+        done = finished_earlier(folder, [str(o) for o in cfg.hydra.overrides.task])
+        if done is not None:
             log.info(
-                "Job %s: %s in an earlier run of this sweep; not submitted.",
-                self.folder(cfg).name,
-                status["status"],
+                "Job %s: %s in an earlier run of this sweep; not submitted.", folder.name, done["status"]
             )
-            return True
-        return False
+        return done is not None
 
     def _submit(self, configs: list[DictConfig], overrides: Sequence[Sequence[str]]) -> list[Any]:
         """One job array, as Hydra's submitit launcher builds it; sbatch's refusal in one message."""
@@ -151,10 +148,6 @@ class ClusterSweep:
     def _result(self, cfg: DictConfig, overrides: Sequence[str]) -> JobReturn:
         """The job's result, read from its status.json (what a sweeper such as Optuna asks for)."""
         folder = self.folder(cfg)
-        status = read_status(folder)
-        value = (
-            (status.get("metrics") or {}).get("optimized_metric") if status.get("status") == "ok" else None
-        )
         return JobReturn(
             overrides=list(overrides),
             cfg=cfg,
@@ -162,7 +155,7 @@ class ClusterSweep:
             working_dir=str(folder),
             task_name=str(cfg.hydra.job.name),
             status=JobStatus.COMPLETED,
-            _return_value=value,
+            _return_value=job_result(read_status(folder)),
         )
 
 

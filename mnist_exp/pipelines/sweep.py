@@ -28,6 +28,18 @@ FINAL = ("ok", "diverged", "pruned")
 LOST: dict[str, str] = {}  # jobs a launcher saw end without their run recording it: name -> why
 
 
+def finished_earlier(out: Path, overrides: list[str] | None) -> dict[str, Any] | None:
+    """The status.json of a job that finished in an earlier run of this sweep with these overrides
+    (a re-run skips it), else None."""
+    status = read_status(out)
+    return status if status.get("status") in FINAL and status.get("overrides") == overrides else None
+
+
+def job_result(status: dict[str, Any]) -> float | None:
+    """What a job returns to the sweeper: its optimized metric (None when it has none)."""
+    return (status.get("metrics") or {}).get("optimized_metric")
+
+
 def lost_job(name: str, why: str) -> None:
     """Told by a launcher (pipelines/cluster.py): this job ended without a record of its own."""
     LOST[name] = why
@@ -81,10 +93,11 @@ def _earlier_outcome(cfg: DictConfig, out: Path, overrides: list[str] | None) ->
     """(True, its result) for a job that finished in an earlier run of this sweep, or one whose
     folder holds other overrides (refused); (False, None) to run it, resuming from its last
     checkpoint when an earlier run stopped it."""
+    done = finished_earlier(out, overrides)
+    if done is not None:
+        log.info("Job %s: %s in an earlier run of this sweep; skipped.", out.name, done["status"])
+        return True, job_result(done)
     status = read_status(out)
-    if status.get("status") in FINAL and status.get("overrides") == overrides:
-        log.info("Job %s: %s in an earlier run of this sweep; skipped.", out.name, status["status"])
-        return True, (status.get("metrics") or {}).get("optimized_metric")
     last = out / "checkpoints" / "last.ckpt"
     if status and last.is_file() and not cfg.get("ckpt_path"):
         if status.get("overrides") not in (None, overrides):

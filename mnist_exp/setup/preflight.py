@@ -132,10 +132,13 @@ def _refuse_parts(cfg: DictConfig) -> None:
     """`callbacks=feature_maps` picks one piece of callbacks=default and silently drops the rest,
     checkpoints included (the run could not be resumed): refused, with the way to get what was meant."""
     for group, chosen in (OmegaConf.select(cfg, "hydra.runtime.choices") or {}).items():
-        if isinstance(chosen, str) and chosen in parts(group):
+        if not isinstance(chosen, str) or chosen == "default":  # the usual pick: no file to read
+            continue
+        pieces = parts(group)
+        if chosen in pieces:
             raise UserError(
                 f"{group}={chosen} is one part of {group}=default; alone it would leave out the others "
-                f"({', '.join(p for p in parts(group) if p != chosen)}). Fix: keep {group}=default (it has "
+                f"({', '.join(p for p in pieces if p != chosen)}). Fix: keep {group}=default (it has "
                 f"{chosen}), drop a part with {group}.<name>=null, or list what you want: "
                 f"'{group}=[{chosen},model_checkpoint]'."
             )
