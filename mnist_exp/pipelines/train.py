@@ -26,6 +26,7 @@ from mnist_exp.core.checkpoint import WEIGHTS_ONLY, checkpoint_epoch
 from mnist_exp.core.data import MNISTDataModule
 from mnist_exp.core.errors import Diverged, Interrupted, Pruned, Requeued, raised_in_rank
 from mnist_exp.core.overrides import shell_override
+from mnist_exp.pipelines.ranks import EndProcessGroup, end_process_group
 from mnist_exp.pipelines.stopping import SafeStop, stops_safely
 from mnist_exp.records.callbacks import AtomicCheckpointIO, StepProgressBar
 from mnist_exp.records.hparams import log_hparams
@@ -61,7 +62,7 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
 def build_trainer(cfg: DictConfig, loggers: list[Any], extra: list[pl.Callback], k: int = 1) -> pl.Trainer:
     """The Trainer; with k mini-batches per Lightning step the loader applies limit_train_batches
     (in mini-batches) and per-step logging is every log_every_n_steps mini-batches, in whole calls."""
-    callbacks = [*build_callbacks(cfg, has_logger=bool(loggers)), *extra, SafeStop()]
+    callbacks = [*build_callbacks(cfg, has_logger=bool(loggers)), *extra, SafeStop(), EndProcessGroup()]
     bar = show_progress_bar(cfg)
     if not bar:
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
@@ -147,6 +148,7 @@ def _train(cfg: DictConfig, output_dir: Path, extra_callbacks: list[pl.Callback]
         metrics["optimized_metric"] = metrics[name]
     status("ok", epoch=trainer.current_epoch, metrics=metrics)
     _summary(metrics)
+    end_process_group()  # ranks that outlived their stages (ddp, SLURM) end together too
     return metrics
 
 
