@@ -56,6 +56,7 @@ def test_jobs_are_folders_named_by_what_the_sweep_varies(grid) -> None:
     assert {p.name for p in sweep_dir.iterdir() if p.is_dir()} == NAMES
     assert set(statuses(sweep_dir).values()) == {"ok"}
     assert "4 jobs: 4 ok" in done.stdout
+    assert "Test metric" not in done.stdout  # Lightning's table per job: the sweep's lines say it
     for name in NAMES:  # each folder holds what its name says
         overrides = json.loads((sweep_dir / name / "status.json").read_text())["overrides"]
         batch, lr = name.split(",")

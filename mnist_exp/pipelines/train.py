@@ -246,7 +246,10 @@ def _test(trainer: pl.Trainer, model: Any, datamodule: Any, which: str) -> dict[
     ckpt = (callback.best_model_path if which == "best" else callback.last_model_path) if callback else None
     if not ckpt:
         log.warning("No checkpoint to test: testing the weights in memory.")
-    trainer.test(model, datamodule=datamodule, ckpt_path=ckpt or None, weights_only=WEIGHTS_ONLY)
+    # Lightning's table of test metrics, once per job, would bury a sweep's own lines; the
+    # metrics are logged and summed up either way
+    table, path = not in_multirun(), ckpt or None
+    trainer.test(model, datamodule=datamodule, ckpt_path=path, weights_only=WEIGHTS_ONLY, verbose=table)
     metrics = _floats(trainer.callback_metrics)
     if ckpt:
         metrics["test/ckpt_epoch"] = float(checkpoint_epoch(ckpt))
