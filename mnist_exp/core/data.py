@@ -259,8 +259,8 @@ class MNISTDataModule(pl.LightningDataModule):
         self.pin_memory = pin_memory
         self.download = download
         self.verify = verify
-        # set by the training pipeline for the run (setup.runtime.steps_per_call): with K > 1 the
-        # loader applies limit_train_batches itself, in mini-batches
+        # the run's K as decided by setup.runtime.steps_per_call (the config's value is what was
+        # asked); with K > 1 the loader applies limit_train_batches itself, in mini-batches
         self.steps_per_call = steps_per_call
         self.limit_train_batches = limit_train_batches
         self._sets: dict[str, tuple] = {}

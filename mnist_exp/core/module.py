@@ -207,20 +207,17 @@ class MNISTClassifier(pl.LightningModule):
         if self.trainer.is_last_batch:
             return  # epoch end: the next epoch starts its means afresh
         checkpoint["mnist_exp_train_metrics"] = {
-            name: {
-                "state": {key: getattr(metric, key) for key in metric._defaults},
-                "updates": metric._update_count,
-            }
+            name: {"state": dict(metric.metric_state), "updates": metric.update_count}
             for name, metric in (("train_loss", self.train_loss), ("train_acc", self.train_acc))
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """The saved sums are merged into fresh metrics (torchmetrics' public merge_state: every
+        state of these metrics is a sum), so the epoch's means continue where they stopped."""
         for name, saved in checkpoint.get("mnist_exp_train_metrics", {}).items():
             metric = getattr(self, name)
-            for key, value in saved["state"].items():
-                setattr(metric, key, value)
-            metric._update_count = saved["updates"]
-            metric._computed = None
+            metric.reset()
+            metric.merge_state({key: value.to(metric.device) for key, value in saved["state"].items()})
 
     def on_validation_epoch_start(self) -> None:
         self.val_loss.reset()

@@ -22,18 +22,21 @@ def storage(sweep_dir: Path) -> optuna.storages.RDBStorage:
 
 
 class TrialReporter(pl.Callback):
-    """After each epoch: `trial.report(val/acc, epoch)`, then prune if the pruner says so. Called
-    through the module's `on_epoch_metrics` (like the history), so the pruned epoch is recorded in
-    metrics.csv and TensorBoard before the run stops."""
+    """After each epoch: report val/acc as the trial's intermediate value, then prune if the
+    study's pruner says so. Called through the module's `on_epoch_metrics` (like the history), so
+    the pruned epoch is recorded in metrics.csv and TensorBoard before the run stops.
+
+    The trial was asked for by the sweeper, in another process: it is reached through the study's
+    storage and pruner (public API), not by constructing a `Trial`, which Optuna reserves to itself."""
 
     def __init__(self, sweeper: DictConfig, sweep_dir: Path, number: int, monitor: str = "val/acc") -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        db = storage(sweep_dir)
-        study = optuna.load_study(
-            study_name=sweeper.study_name, storage=db, pruner=instantiate(sweeper.pruner)
+        self.storage = storage(sweep_dir)
+        self.study = optuna.load_study(
+            study_name=sweeper.study_name, storage=self.storage, pruner=instantiate(sweeper.pruner)
         )
-        study_id = db.get_study_id_from_name(sweeper.study_name)
-        self.trial = optuna.trial.Trial(study, db.get_trial_id_from_study_id_trial_number(study_id, number))
+        study_id = self.storage.get_study_id_from_name(sweeper.study_name)
+        self.trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
         self.monitor = monitor
 
     def on_epoch_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -43,7 +46,8 @@ class TrialReporter(pl.Callback):
             return
         epoch, prune = trainer.current_epoch, False
         if trainer.is_global_zero:
-            self.trial.report(float(trainer.callback_metrics[self.monitor]), step=epoch)
-            prune = self.trial.should_prune()
+            value = float(trainer.callback_metrics[self.monitor])
+            self.storage.set_trial_intermediate_value(self.trial_id, epoch, value)
+            prune = self.study.pruner.prune(self.study, self.storage.get_trial(self.trial_id))
         if trainer.strategy.broadcast(prune, src=0):
             raise Pruned(f"pruned after epoch {epoch} ({self.monitor} below the pruner's threshold)")

@@ -62,7 +62,7 @@ def heatmap(jobs: Sequence[dict[str, Any]], path: Path, metric: str) -> bool:
                 text += f"\n± {scale * statistics.stdev(values):.2f} (n={len(values)})"
             color = "white" if not math.isnan(value) and value < middle else "black"
             ax.text(j, i, text, ha="center", va="center", color=color, fontsize=9)
-    ax.set_title(f"{metric}{'' if 'loss' in metric else ' (%)'}")
+    ax.set_title(f"{metric}{' (%)' if metric_scale(metric) == 100 else ''}")
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -23,7 +23,6 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch.multiprocessing.spawn import ProcessRaisedException
 
 from mnist_exp.core.checkpoint import WEIGHTS_ONLY, checkpoint_epoch
-from mnist_exp.core.data import MNISTDataModule
 from mnist_exp.core.errors import Diverged, Interrupted, Pruned, Requeued, raised_in_rank
 from mnist_exp.core.overrides import shell_override
 from mnist_exp.pipelines.ranks import EndProcessGroup, end_process_group
@@ -93,15 +92,14 @@ def show_progress_bar(cfg: DictConfig) -> bool:
 
 
 def build_datamodule(cfg: DictConfig) -> tuple[pl.LightningDataModule, int]:
-    """The data module, told how many mini-batches a Lightning step trains (setup.runtime)."""
-    datamodule = instantiate(cfg.data)
+    """The data module, built with the mini-batches a Lightning step trains in this run: the one
+    decision (setup.runtime.steps_per_call) passed once, to its constructor. With K > 1 its loader
+    applies trainer.limit_train_batches itself, in mini-batches."""
     k, why = steps_per_call(cfg)
     if why:
         log.info("data.steps_per_call=%s: 1 mini-batch per step with %s.", cfg.data.steps_per_call, why)
-    if isinstance(datamodule, MNISTDataModule):
-        datamodule.steps_per_call = k
-        datamodule.limit_train_batches = cfg.trainer.get("limit_train_batches") if k > 1 else None
-    return datamodule, k
+    limit = cfg.trainer.get("limit_train_batches") if k > 1 else None
+    return instantiate(cfg.data, steps_per_call=k, limit_train_batches=limit), k
 
 
 def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> dict[str, float]:

@@ -70,7 +70,7 @@ def log_hparams(loggers: Sequence[Any], cfg: Any, overrides: Sequence[str] | Non
     hp = run_hparams(cfg, overrides)
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):
-            writer = logger.experiment._get_file_writer()
+            writer = logger.experiment.file_writer  # the run's event file, opened with the writer
             for summary in hparams(hp, dict.fromkeys(HPARAM_METRICS, 0.0)):
                 writer.add_summary(summary)
             writer.flush()

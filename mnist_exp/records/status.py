@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-STATUSES = ("running", "ok", "interrupted", "requeued", "diverged", "failed")  # what status.json says
+# what status.json says, the one list: a run writes no other word, and the docs' table is this list
+STATUSES = ("running", "ok", "interrupted", "requeued", "diverged", "pruned", "failed")
 # a sweep report's outcome of a job: its status, or `incomplete` for one that has not ended (running,
 # interrupted, requeued, not started)
 OUTCOMES = ("ok", "pruned", "failed", "diverged", "incomplete")
@@ -23,6 +24,8 @@ def outcome(status: str | None) -> str:
 def write_status(run_dir: Path, status: str, **info: Any) -> None:
     """Write then rename, so a kill mid-write never leaves a half file. Callers under DDP call it
     on rank 0 only."""
+    if status not in STATUSES:
+        raise ValueError(f"status.json cannot say {status!r}: one of {', '.join(STATUSES)}")
     tmp = run_dir / ".status.json.tmp"
     tmp.write_text(json.dumps({"status": status, **info}, indent=1, default=str))
     os.replace(tmp, run_dir / "status.json")

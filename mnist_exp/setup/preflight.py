@@ -45,15 +45,15 @@ _HYDRA_FLAGS = {
 
 
 def _keys(node: Any, prefix: str = "") -> list[str]:
-    out = []
+    """Every dotted key of a config, read without resolving interpolations (one may not resolve
+    at this point, and a missing value is fine too)."""
     if isinstance(node, DictConfig):
-        for key in node.keys():
+        node = OmegaConf.to_container(node, resolve=False)
+    out = []
+    if isinstance(node, dict):
+        for key, value in node.items():
             full = f"{prefix}{key}"
-            out.append(full)
-            try:
-                out += _keys(node._get_node(key), f"{full}.")
-            except Exception:
-                continue
+            out += [full, *_keys(value, f"{full}.")]
     return out
 
 
