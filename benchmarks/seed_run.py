@@ -1,13 +1,18 @@
-"""A whole `mnist-exp-train experiment=seed_lenet` process (30 epochs, a validation pass on the
-10,000 test images after each, the test, every record written) against a plain PyTorch script
-doing the same work: start-up, load MNIST, 30 epochs of the plain loop over in-memory tensors,
-each followed by the same evaluation pass, then the test pass.
+"""A whole `mnist-exp-train experiment=seed_lenet` process against a plain PyTorch script doing the
+same training, in interleaved pairs of fresh processes.
 
-    python benchmarks/seed_run.py --root ../shared/data [--experiment seed_mlp] [--repeats 2]
+    python benchmarks/seed_run.py --root ../shared/data [--experiment seed_mlp] [--repeats 5]
 
-Both run as fresh processes, interleaved; both in deterministic mode (the project's default),
-without its NaN fill of new tensors (mnist-exp turns that off; results stay deterministic).
-Prints the wall times, their medians, the ratio and both final test accuracies.
+mnist-exp: start-up, 30 epochs, after each a validation pass on the 10,000 test images
+(val_size=0, as the seed experiments), the test of the last checkpoint; it writes everything a run
+writes: last.ckpt and the best epoch's checkpoint every epoch, metrics.csv and the TensorBoard
+events every epoch, accuracy.png at the end, the test's confusion matrix and mistakes, LeNet's
+feature maps, status.json, train.log.
+plain (benchmarks/plain_mnist.py, its own few lines, neither mnist-exp nor Lightning imported):
+start-up, loading MNIST, 30 epochs of the seed's loop gathering rows with `index_select` as
+mnist-exp does, each followed by the same evaluation pass, then the test pass; it writes nothing.
+Both are deterministic (the project's default). Each pair runs both, the first of the pair
+alternating; prints each pair's times and ratio, then the median ratio and its spread.
 """
 
 from __future__ import annotations
@@ -21,47 +26,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-
-PLAIN = r"""
-import sys, time, torch
-from torch import nn
-sys.path.insert(0, {repo!r})
-from mnist_exp.core import idx
-from mnist_exp.core.data import normalize
-from mnist_exp.core.models import LeNet5, MLP
-torch.use_deterministic_algorithms(True)
-torch.utils.deterministic.fill_uninitialized_memory = False  # as mnist-exp sets it
-torch.manual_seed(0)
-train_x, train_y = (torch.from_numpy(a) for a in idx.load_split({root!r}, train=True))
-test_x, test_y = (torch.from_numpy(a) for a in idx.load_split({root!r}, train=False))
-train_x, test_x = normalize(train_x, 2, 0.5, 1.0), normalize(test_x, 2, 0.5, 1.0)
-lenet = {model!r} == "lenet"
-net = LeNet5() if lenet else MLP(activation="relu")
-if lenet:
-    net = net.to(memory_format=torch.channels_last)
-opt = torch.optim.SGD(net.parameters(), lr=0.01)
-loss_fn = nn.CrossEntropyLoss()
-
-def evaluate():
-    net.eval()
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, len(test_y), 1000):
-            correct += (net(test_x[i:i + 1000]).argmax(1) == test_y[i:i + 1000]).sum().item()
-    net.train()
-    return correct / len(test_y)
-
-for epoch in range({epochs}):
-    perm = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(epoch))
-    for i in range(0, len(train_y), 128):
-        b = perm[i:i + 128]
-        loss = loss_fn(net(train_x[b]), train_y[b])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    acc = evaluate()
-print(f"test acc {{100 * evaluate():.2f}}")
-"""
+PLAIN = REPO / "benchmarks" / "plain_mnist.py"
 
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
@@ -79,28 +44,35 @@ def main() -> None:
     parser.add_argument("--root", default=os.environ.get("MNIST_EXP_DATA", str(REPO.parent / "shared/data")))
     parser.add_argument("--experiment", default="seed_lenet", choices=["seed_lenet", "seed_mlp"])
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved pairs (default 5)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/mnist-exp-seed-run"))
     parser.add_argument("overrides", nargs="*", help="for the mnist-exp run, e.g. trainer=gpu")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     model = "lenet" if args.experiment == "seed_lenet" else "mlp"
     root = str(Path(args.root).resolve())
-    script = PLAIN.format(repo=str(REPO), root=root, model=model, epochs=args.epochs)
-    times: dict[str, list[float]] = {"mnist-exp": [], "plain": []}
+    plain = [sys.executable, str(PLAIN), "--root", root, "--model", model, "--epochs", str(args.epochs)]
+    plain += ["--val-size", "0"]
+    ratios, times = [], {"mnist-exp": [], "plain": []}
     for i in range(args.repeats):
         run_dir = args.out / f"{args.experiment}_{time.strftime('%H-%M-%S')}_{i}"
-        cmd = [sys.executable, "-m", "mnist_exp.cli.train", f"experiment={args.experiment}"]
-        cmd += [f"data.root={root}", f"trainer.max_epochs={args.epochs}", f"hydra.run.dir={run_dir}"]
-        cmd += ["callbacks.progress_bar.refresh_rate=1000", *args.overrides]
-        for name, command in (("mnist-exp", cmd), ("plain", [sys.executable, "-c", script])):
-            seconds, acc = timed(command, args.out)
-            times[name].append(seconds)
-            print(f"{name:>9} #{i}: {seconds:7.1f} s  {acc}", flush=True)
-    ours, plain = statistics.median(times["mnist-exp"]), statistics.median(times["plain"])
+        ours = [sys.executable, "-m", "mnist_exp.cli.train", f"experiment={args.experiment}"]
+        ours += [f"data.root={root}", f"trainer.max_epochs={args.epochs}", f"hydra.run.dir={run_dir}"]
+        ours += [*args.overrides]
+        pair = [("mnist-exp", ours), ("plain", plain)]
+        pair = pair if i % 2 == 0 else pair[::-1]  # which goes first alternates
+        took = {}
+        for name, command in pair:
+            took[name], acc = timed(command, args.out)
+            times[name].append(took[name])
+            print(f"pair {i}: {name:>9} {took[name]:7.1f} s  {acc}", flush=True)
+        ratios.append(took["mnist-exp"] / took["plain"])
+        print(f"pair {i}: ratio {ratios[-1]:.3f}", flush=True)
     print(
-        f"\n{args.experiment}, {args.epochs} epochs, whole processes, median of {args.repeats}: "
-        f"mnist-exp {ours:.1f} s, plain script {plain:.1f} s, ratio {ours / plain:.3f}"
+        f"\n{args.experiment}, {args.epochs} epochs, whole processes, {args.repeats} interleaved pairs: "
+        f"mnist-exp median {statistics.median(times['mnist-exp']):.1f} s, "
+        f"plain median {statistics.median(times['plain']):.1f} s; ratio median "
+        f"{statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f})"
     )
 
 
