@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_exp.core.errors import Interrupted, Pruned, Requeued, UserError
 from mnist_exp.core.overrides import SWEPT_ENV, shell_override
@@ -53,6 +53,11 @@ class SweepCallback(Callback):
         keys = swept_keys(config)
         os.environ[SWEPT_ENV] = ",".join(keys)
         log.info("Sweep over %s -> %s", ", ".join(keys) or "(nothing varies)", config.hydra.sweep.dir)
+        tracked = _mlflow_logger(config)
+        if tracked is not None:  # mlflow is an optional extra: imported only for a sweep that logs to it
+            from mnist_exp.pipelines.tracking import open_parent
+
+            open_parent(tracked, Path(str(config.hydra.sweep.dir)))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
@@ -77,6 +82,11 @@ class SweepCallback(Callback):
             if job["status"] not in ("ok", "pruned"):  # diverged: a finding; the others: to retry
                 print(f"  {job['status']:>10}  {job['name']}  {job.get('error') or ''}".rstrip())
         bad = [j for j in jobs if j["status"] not in FINAL]
+        tracked = _mlflow_logger(config)
+        if tracked is not None:
+            from mnist_exp.pipelines.tracking import close_parent
+
+            close_parent(tracked, sweep_dir, "incomplete" if bad else "ok")
         if bad:
             hint = (
                 f" Re-run the same command with {shell_override('hydra.sweep.dir', str(sweep_dir))} "
@@ -87,6 +97,14 @@ class SweepCallback(Callback):
                 file=sys.stderr,
             )
             sys.exit(1)
+
+
+def _mlflow_logger(config: DictConfig) -> DictConfig | None:
+    """The sweep's MLflow logger config, when its loggers include mnist-exp's MLflow one."""
+    for conf in (OmegaConf.select(config, "logger") or {}).values():
+        if isinstance(conf, DictConfig) and str(conf.get("_target_", "")).endswith(".MLflowRun"):
+            return conf
+    return None
 
 
 def _earlier_outcome(cfg: DictConfig, out: Path, overrides: list[str] | None) -> tuple[bool, float | None]:

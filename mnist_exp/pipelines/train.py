@@ -31,6 +31,7 @@ from mnist_exp.records.callbacks import AtomicCheckpointIO, StepProgressBar
 from mnist_exp.records.hparams import log_hparams
 from mnist_exp.records.lock import run_lock
 from mnist_exp.records.status import read_status, write_status
+from mnist_exp.setup.checks import missing_package
 from mnist_exp.setup.runtime import hydra_overrides, in_multirun, steps_per_call, torch_threads
 from mnist_exp.setup.validate import validate
 
@@ -51,11 +52,16 @@ def build_callbacks(cfg: DictConfig, has_logger: bool) -> list[pl.Callback]:
 
 
 def build_loggers(cfg: DictConfig) -> list[Any]:
-    return [
-        instantiate(conf)
-        for conf in (cfg.get("logger") or {}).values()
-        if isinstance(conf, DictConfig) and "_target_" in conf
-    ]
+    """The chosen loggers; with `logger=many`, those whose package is installed."""
+    loggers = []
+    for name, conf in (cfg.get("logger") or {}).items():
+        if not isinstance(conf, DictConfig) or "_target_" not in conf:
+            continue
+        if missing_package(conf):  # validate() refused it unless logger=many (installed only)
+            log.info("logger=many: %s left out (pip install 'mnist-exp[%s]' adds it).", name, name)
+            continue
+        loggers.append(instantiate(conf))
+    return loggers
 
 
 def build_trainer(cfg: DictConfig, loggers: list[Any], extra: list[pl.Callback], k: int = 1) -> pl.Trainer:
@@ -119,13 +125,13 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
 def _train(cfg: DictConfig, output_dir: Path, extra_callbacks: list[pl.Callback] | None) -> dict[str, float]:
     started = time.time()
     _prepare_process(cfg)
-    status = _status_writer(cfg, output_dir, started)
     datamodule, k = build_datamodule(cfg)
     datamodule.prepare_data()  # a missing or damaged file fails here, before any training setup
     model: pl.LightningModule = instantiate(cfg.module)
     params = sum(p.numel() for p in model.parameters())
     log.info("%s, %s parameters; run folder %s", type(model.net).__name__, f"{params:,}", output_dir)
     loggers = build_loggers(cfg)
+    status = _status_writer(cfg, output_dir, started, loggers)
     trainer = build_trainer(cfg, loggers, list(extra_callbacks or []), k)
     if rank_zero_only.rank == 0:
         for lg in loggers:
@@ -181,9 +187,10 @@ def _prepare_process(cfg: DictConfig) -> None:
     _ddp_in_multirun(cfg)
 
 
-def _status_writer(cfg: DictConfig, output_dir: Path, started: float) -> Status:
+def _status_writer(cfg: DictConfig, output_dir: Path, started: float, loggers: list[Any]) -> Status:
     """status.json of this run (rank 0 only); wall time adds up over resumes, and so do the times a
-    cluster requeued it."""
+    cluster requeued it. A tracker that mirrors the run (MLflow) gets the same word, and its
+    pictures once the run has ended."""
     previous = read_status(output_dir) if cfg.get("ckpt_path") else {}
     info = {"overrides": hydra_overrides(), "started": started}
     requeues = int(previous.get("requeues") or 0) + (previous.get("status") == "requeued")
@@ -195,6 +202,11 @@ def _status_writer(cfg: DictConfig, output_dir: Path, started: float) -> Status:
             return
         wall = float(previous.get("wall_s") or 0.0) + time.time() - started
         write_status(output_dir, state, wall_s=round(wall, 2), **info, **more)
+        for logger in loggers:
+            if hasattr(logger, "record_status"):
+                logger.record_status(state)
+            if state != "running" and hasattr(logger, "log_pictures"):
+                logger.log_pictures()
 
     return status
 

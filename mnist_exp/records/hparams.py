@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -12,6 +12,9 @@ from torch.utils.tensorboard.summary import hparams
 from mnist_exp.core.overrides import NOT_IN_NAME, split_override
 
 HPARAM_METRICS = ("val/acc_best", "val/acc", "test/acc", "train/loss", "val/loss")
+# a run folder's pictures that trackers (MLflow, W&B) get copies of, besides the feature-map grids
+PICTURES = ("accuracy.png", "confusion_matrix.png", "mistakes.png")
+PARAM_LIMIT = 6000  # characters of a param value MLflow keeps
 
 
 def run_hparams(cfg: Any, overrides: Sequence[str] | None = None) -> dict[str, Any]:
@@ -74,3 +77,14 @@ def log_hparams(loggers: Sequence[Any], cfg: Any, overrides: Sequence[str] | Non
             for summary in hparams(hp, dict.fromkeys(HPARAM_METRICS, 0.0)):
                 writer.add_summary(summary)
             writer.flush()
+
+
+def flat_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """The resolved config as dotted keys (`optimizer.lr`), every value as MLflow stores it."""
+    out: dict[str, str] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping) and value:
+            out.update(flat_params(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = str(value)[:PARAM_LIMIT]
+    return out

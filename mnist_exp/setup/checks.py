@@ -1,6 +1,11 @@
-"""Checks of the input files a run will read, done before a run folder exists (torch-free)."""
+"""Checks of what a run will read or open (MNIST's files, a logger's package and store), done
+before a run folder exists (torch-free)."""
 
 from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
 
 from omegaconf import DictConfig
 
@@ -30,3 +35,57 @@ def check_accelerator(trainer: DictConfig) -> None:
             f"trainer.accelerator={accelerator}, but this machine has no CUDA GPU that torch can use. "
             "Fix: trainer=cpu (or trainer.accelerator=auto, which takes a GPU when there is one)."
         )
+
+
+# loggers whose package is an optional extra: the class name's end -> (module, extra)
+LOGGER_PACKAGES = {".MLflowRun": ("mlflow", "mlflow"), ".WandbRun": ("wandb", "wandb")}
+SQLITE = "sqlite:///"
+OTHER_STORES = ("http", "https", "postgresql", "mysql", "mssql", "databricks", "databricks-uc")
+
+
+def missing_package(logger: DictConfig) -> tuple[str, str] | None:
+    """(module, extra) when this logger's package is not installed, else None."""
+    target = str(logger.get("_target_", ""))
+    for end, (module, extra) in LOGGER_PACKAGES.items():
+        if target.endswith(end) and importlib.util.find_spec(module) is None:
+            return module, extra
+    return None
+
+
+def check_loggers(cfg: DictConfig) -> None:
+    """Each chosen logger's package is installed (`logger=many` takes the installed ones only),
+    and an MLflow store can be opened, before anything trains."""
+    loggers = cfg.get("logger") or {}
+    for name, conf in loggers.items():
+        if not isinstance(conf, DictConfig) or "_target_" not in conf:
+            continue
+        missing = missing_package(conf)
+        if missing and not loggers.get("installed_only"):
+            raise UserError(
+                f"logger {name} needs the {missing[0]} package, which is not installed. "
+                f"Fix: pip install 'mnist-exp[{missing[1]}]', or leave it out (logger=tensorboard)."
+            )
+        if not missing and "tracking_uri" in conf:
+            check_tracking_uri(str(conf.tracking_uri), f"logger.{name}.tracking_uri")
+
+
+def check_tracking_uri(uri: str, key: str) -> None:
+    """An MLflow store mnist-exp can open: an SQLite file in a folder it can write (or a server or
+    database MLflow knows); MLflow's file store (a plain folder) is refused since MLflow 3.13."""
+    fix = f"Fix: {key}='sqlite:///outputs/mlflow.db' (or unset MLFLOW_TRACKING_URI)."
+    scheme = uri.split(":", 1)[0].lower() if "://" in uri else ""
+    if uri.startswith(SQLITE):
+        path = Path(uri[len(SQLITE) :])
+        if path.is_dir():
+            raise UserError(f"{key}={uri} names a folder, not an SQLite file. {fix}")
+        if path.exists() and path.read_bytes()[:16] not in (b"", b"SQLite format 3\x00"):
+            raise UserError(f"{key}={uri}: {path} is not an SQLite database. {fix}")
+        folder = next(p for p in (path.parent, *path.parent.parents) if p.exists())
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise UserError(f"{key}={uri}: cannot write in {folder}. {fix}")
+    elif scheme in ("", "file"):
+        raise UserError(
+            f"{key}={uri} is an MLflow file store, which MLflow refuses since 3.13 (deprecated). {fix}"
+        )
+    elif scheme not in OTHER_STORES:
+        raise UserError(f"{key}={uri}: '{scheme}' is not a store MLflow can open. {fix}")

@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.core import spec
 from mnist_exp.core.errors import UserError
+from mnist_exp.setup.checks import check_loggers
 
 
 def _number(value: Any) -> bool:
@@ -74,6 +75,7 @@ def validate(cfg: DictConfig) -> None:
         if value is not _ABSENT and value not in names:
             raise UserError(f"{key} '{value}' is unknown. Fix: one of {', '.join(names)}.")
     _check_input_size(cfg)
+    check_loggers(cfg)
 
 
 def _check_input_size(cfg: DictConfig) -> None:

@@ -1,0 +1,101 @@
+"""MLflow as a view of a run: the same params, per-epoch metrics and pictures as the run folder,
+in one SQLite store for every run (`<paths.log_dir>/mlflow.db`, MLflow's own default kind of store
+since 3.7; its file store is refused since 3.13). The run folder stays the record: checkpoints
+stay there, and MLflow gets copies only when asked (`logger.mlflow.log_model=true`).
+
+A run is named like its TensorBoard run (the job's or the run folder's name) and tagged with its
+folder and its status (the word status.json says). A sweep's jobs are nested under one parent run
+(`pipelines/tracking.py` opens it); a resumed run continues its own MLflow run (the id is kept in
+the run folder).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Param
+from pytorch_lightning.loggers import MLFlowLogger
+from pytorch_lightning.utilities import rank_zero_only
+
+from mnist_exp.records.hparams import PICTURES, flat_params
+
+PARENT_ENV = "MNIST_EXP_MLFLOW_PARENT"  # set by the sweep for its jobs: the parent run's id
+RUN_ID_FILE = ".mlflow_run_id"  # in the run folder: a resumed run logs into the same MLflow run
+
+
+def absolute_uri(uri: str) -> str:
+    """`sqlite:///outputs/mlflow.db` is relative to the folder a process runs in; a job (SLURM,
+    joblib) may change folders, so the path is made absolute from the folder the run starts in."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str(Path(uri[len(prefix) :]).resolve())
+    return uri
+
+
+class MLflowRun(MLFlowLogger):
+    """Lightning's MLFlowLogger with mnist-exp's naming, params, tags and pictures."""
+
+    def __init__(
+        self, run_dir: str, tracking_uri: str, experiment_name: str, log_model: bool = False
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        uri = absolute_uri(tracking_uri)
+        if uri.startswith("sqlite:///"):
+            Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        tags = {"mnist_exp.run_dir": str(self.run_dir.resolve()), "mnist_exp.status": "running"}
+        if os.environ.get(PARENT_ENV):
+            tags["mlflow.parentRunId"] = os.environ[PARENT_ENV]
+        kept = self.run_dir / RUN_ID_FILE
+        run_id = kept.read_text().strip() if kept.is_file() else None
+        super().__init__(
+            experiment_name=experiment_name,
+            run_name=self.run_dir.name,
+            tracking_uri=uri,
+            tags=tags,
+            log_model=log_model,
+            artifact_location=mlflow_artifacts(uri),
+            run_id=run_id or None,
+        )
+
+    @property
+    def experiment(self) -> Any:
+        client = super().experiment
+        kept = self.run_dir / RUN_ID_FILE
+        if rank_zero_only.rank == 0 and self._run_id and not kept.is_file():
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            kept.write_text(self._run_id)
+        return client
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any) -> None:
+        """Params once per run (MLflow refuses to change one): a resumed run logs none again."""
+        logged = self.experiment.get_run(self.run_id).data.params
+        if logged:
+            return
+        items = [Param(k, v) for k, v in flat_params(dict(params)).items()]
+        for i in range(0, len(items), 100):  # MLflow takes at most 100 params per call
+            self.experiment.log_batch(run_id=self.run_id, params=items[i : i + 100])
+
+    @rank_zero_only
+    def record_status(self, status: str) -> None:
+        """The word status.json says, as the run's `mnist_exp.status` tag."""
+        self.experiment.set_tag(self.run_id, "mnist_exp.status", status)
+
+    @rank_zero_only
+    def log_pictures(self) -> None:
+        """accuracy.png, the test's pictures and each feature-map grid, copied into MLflow."""
+        for name in PICTURES:
+            if (self.run_dir / name).is_file():
+                self.experiment.log_artifact(self.run_id, str(self.run_dir / name))
+        for grid in sorted(self.run_dir.glob("feature_maps/epoch_*/grid.png")):
+            self.experiment.log_artifact(self.run_id, str(grid), f"feature_maps/{grid.parent.name}")
+
+
+def mlflow_artifacts(uri: str) -> str | None:
+    """Pictures are kept beside an SQLite store (`mlartifacts/` next to mlflow.db), not in the
+    folder a command happens to run from (MLflow's default); a server store keeps its own."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").as_uri()
+    return None

@@ -1,0 +1,53 @@
+"""Weights & Biases as a view of a run, offline by default: no machine here reaches the service,
+and a lab's cluster often does not either. The offline run is written inside the run folder
+(`<run>/wandb/offline-run-*`), to be sent later with `wandb sync <run>/wandb/offline-run-*`.
+`logger.wandb.offline=false` sends it as it trains. The params are the resolved config with dotted
+keys (as in MLflow), the metrics Lightning's, the pictures the run folder's; a sweep's jobs share
+one group (the sweep folder's name), each named like its TensorBoard run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.utilities import rank_zero_only
+
+from mnist_exp.core.overrides import SWEPT_ENV
+from mnist_exp.records.hparams import PICTURES, flat_params
+
+
+class WandbRun(WandbLogger):
+    """Lightning's WandbLogger with mnist-exp's naming, params, status and pictures."""
+
+    def __init__(self, run_dir: str, project: str, offline: bool = True, log_model: bool = False) -> None:
+        self.run_dir = Path(run_dir)
+        in_sweep = os.environ.get(SWEPT_ENV) is not None  # set by the sweep for its jobs
+        super().__init__(
+            name=self.run_dir.name,
+            save_dir=str(self.run_dir),
+            offline=offline,
+            project=project,
+            group=self.run_dir.parent.name if in_sweep else None,
+            log_model=log_model,
+            settings={"silent": True},
+        )
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any) -> None:
+        self.experiment.config.update(flat_params(dict(params)), allow_val_change=True)
+
+    @rank_zero_only
+    def record_status(self, status: str) -> None:
+        """The word status.json says, in the run's summary as `mnist_exp.status`."""
+        self.experiment.summary["mnist_exp.status"] = status
+
+    @rank_zero_only
+    def log_pictures(self) -> None:
+        for name in PICTURES:
+            if (self.run_dir / name).is_file():
+                self.log_image(name.removesuffix(".png"), [str(self.run_dir / name)])
+        grids = sorted(self.run_dir.glob("feature_maps/epoch_*/grid.png"))
+        if grids:
+            self.log_image("feature_maps", [str(g) for g in grids], caption=[g.parent.name for g in grids])
