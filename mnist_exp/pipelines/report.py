@@ -60,7 +60,7 @@ def _columns(metric: str) -> list[tuple[str, str, Callable[[Any], str]]]:
     return [*COLUMNS, (metric, metric, lambda v: "" if v is None else f"{v:.4f}")]
 
 
-def _job(folder: Path) -> dict[str, Any]:
+def read_job(folder: Path) -> dict[str, Any]:
     status = read_status(folder)
     history = read_history(folder / "metrics.csv") if (folder / "metrics.csv").is_file() else []
     metrics = status.get("metrics") or {}
@@ -97,7 +97,7 @@ def _job(folder: Path) -> dict[str, Any]:
 
 
 def collect(sweep_dir: Path) -> list[dict[str, Any]]:
-    return [_job(folder) for folder in job_folders(sweep_dir)]
+    return [read_job(folder) for folder in job_folders(sweep_dir)]
 
 
 def _sort_key(metric: str):
