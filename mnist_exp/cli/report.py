@@ -69,14 +69,14 @@ def main(argv: list[str] | None = None) -> None:
         if not folder.is_dir():
             raise UserError(f"{folder} is not a folder. Fix: pass run or sweep folders (outputs/train/...).")
     if args.out is None and not one_sweep(args.folders):
+        if len(args.folders) == 1 and not job_folders(args.folders[0]):
+            raise UserError(
+                f"{args.folders[0]} holds no sweep jobs (no */.hydra/overrides.yaml). Fix: pass a sweep "
+                "folder, e.g. outputs/train/multiruns/<date>_<time>_<pid>, or runs with --out <folder>."
+            )
         raise UserError(
             "A report over runs that are not one sweep needs a folder of its own. Fix: add --out <folder>, "
             "e.g. --out compare."
-        )
-    if args.out is None and not job_folders(args.folders[0]):
-        raise UserError(
-            f"{args.folders[0]} holds no sweep jobs (no */.hydra/overrides.yaml). Fix: pass a sweep "
-            "folder, e.g. outputs/train/multiruns/<date>_<time>_<pid>."
         )
     # matplotlib and the report: once the command line is known good
     from mnist_exp.pipelines.compare import compare

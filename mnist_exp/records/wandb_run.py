@@ -17,6 +17,11 @@ from pytorch_lightning.utilities import rank_zero_only
 from mnist_exp.core.overrides import SWEPT_ENV
 from mnist_exp.records.hparams import PICTURES, flat_params
 
+# where W&B keeps its own logs, cache and settings; unless the user chose them, inside the run
+# folder too (wandb-core's debug logs would otherwise go to ~/.cache/wandb)
+PLACES = {"WANDB_CACHE_DIR": ".cache", "WANDB_DATA_DIR": ".data", "WANDB_CONFIG_DIR": ".config"}
+USER_SET = {var for var in PLACES if var in os.environ}
+
 
 class WandbRun(WandbLogger):
     """Lightning's WandbLogger with mnist-exp's naming, params, status and pictures."""
@@ -24,6 +29,9 @@ class WandbRun(WandbLogger):
     def __init__(self, run_dir: str, project: str, offline: bool = True, log_model: bool = False) -> None:
         self.run_dir = Path(run_dir)
         in_sweep = os.environ.get(SWEPT_ENV) is not None  # set by the sweep for its jobs
+        for var, place in PLACES.items():
+            if var not in USER_SET:
+                os.environ[var] = str(self.run_dir / "wandb" / place)
         super().__init__(
             name=self.run_dir.name,
             save_dir=str(self.run_dir),

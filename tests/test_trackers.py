@@ -1,0 +1,200 @@
+"""MLflow, Weights & Biases and several loggers at once, on real tiny runs: MLflow's own client and
+its real server (on 127.0.0.1) read the SQLite store back; TensorBoard's reader the event files;
+W&B writes its offline run into the run folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from mnist_exp.records.history import read_history
+from mnist_exp.records.status import read_status
+from tests.conftest import run_module, scalars
+
+TINY = ["model=mlp", "debug=limit", "callbacks.feature_maps=null"]
+
+
+def store(cwd: Path) -> str:
+    return f"sqlite:///{cwd / 'outputs' / 'mlflow.db'}"
+
+
+def runs_of(uri: str) -> list:
+    client = MlflowClient(uri)
+    ids = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(ids)
+
+
+@pytest.fixture(scope="module")
+def mlflow_sweep(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> Path:
+    """A 2-job sweep logging to MLflow (the default store, under outputs/), run once."""
+    cwd = tmp_path_factory.mktemp("mlflow")
+    done = run_module(
+        "train", "-m", "logger=mlflow", "optimizer.lr=0.01,0.1", *TINY, f"data.root={mnist_root}",
+        f"hydra.sweep.dir={cwd / 'sweep'}", cwd=cwd,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return cwd
+
+
+def test_a_sweep_is_a_parent_run_with_one_nested_run_per_job(mlflow_sweep: Path) -> None:
+    assert (mlflow_sweep / "outputs" / "mlflow.db").is_file()
+    client, runs = MlflowClient(store(mlflow_sweep)), runs_of(store(mlflow_sweep))
+    [parent] = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(runs) == 3 and sorted(r.info.run_name for r in nested) == ["lr=0.01", "lr=0.1"]
+    assert {"summary.csv", "report.md"} <= {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert parent.data.tags["mnist_exp.status"] == "ok"
+    for run in nested:
+        folder = Path(run.data.tags["mnist_exp.run_dir"])
+        assert folder == mlflow_sweep / "sweep" / run.info.run_name
+        assert run.data.params["optimizer.lr"] == run.info.run_name.split("=")[1]
+        assert run.data.tags["mnist_exp.status"] == read_status(folder)["status"] == "ok"
+        logged = client.get_metric_history(run.info.run_id, "val/acc")
+        values = [m.value for m in sorted(logged, key=lambda m: (m.step, m.timestamp))]
+        assert values == [row["val/acc"] for row in read_history(folder / "metrics.csv")]
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"accuracy.png", "confusion_matrix.png"} <= artifacts
+        assert not any(p.endswith(".ckpt") or p == "model" for p in artifacts)  # only when asked
+        assert (folder / "checkpoints" / "last.ckpt").is_file()  # the run folder keeps its own
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_mlflow_server_on_the_store_answers_its_runs_search(mlflow_sweep: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri", store(mlflow_sweep),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        cwd=mlflow_sweep, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/health", timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()[-2000:]
+                assert time.monotonic() < deadline, "mlflow server did not answer within 120 s"
+                time.sleep(0.5)
+        ids = [r.info.experiment_id for r in runs_of(store(mlflow_sweep))]
+        request = urllib.request.Request(
+            f"{base}/api/2.0/mlflow/runs/search",
+            data=json.dumps({"experiment_ids": sorted(set(ids))}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        answer = json.loads(urllib.request.urlopen(request, timeout=30).read())
+        names = sorted(r["info"]["run_name"] for r in answer["runs"])
+        assert names == sorted([*(f"lr={lr}" for lr in ("0.01", "0.1")), "sweep"])
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def test_tensorboard_and_mlflow_at_once(tmp_path: Path, mnist_root: Path) -> None:
+    done = run_module("train", "logger=[tensorboard,mlflow]", *TINY, f"data.root={mnist_root}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [folder] = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    history = [row["val/acc"] for row in read_history(folder / "metrics.csv")]
+    assert scalars(folder)["val/acc"] == pytest.approx(history)
+    [run] = runs_of(store(tmp_path))
+    assert run.info.run_name == folder.name and run.data.tags["mnist_exp.status"] == "ok"
+    assert run.data.metrics["val/acc"] == history[-1]
+
+
+@pytest.mark.slow
+def test_four_parallel_jobs_lose_nothing_in_one_store(tmp_path: Path, mnist_root: Path) -> None:
+    done = run_module(
+        "train", "-m", "logger=mlflow", "optimizer.lr=0.01,0.1", "data.batch_size=64,128", *TINY,
+        f"data.root={mnist_root}", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    client, runs = MlflowClient(store(tmp_path)), runs_of(store(tmp_path))
+    nested = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(nested) == 4 and len(runs) == 5
+    for run in nested:
+        folder = Path(run.data.tags["mnist_exp.run_dir"])
+        history = read_history(folder / "metrics.csv")
+        for key in ("val/acc", "train/loss"):
+            logged = client.get_metric_history(run.info.run_id, key)
+            values = [m.value for m in sorted(logged, key=lambda m: (m.step, m.timestamp))]
+            assert values == [row[key] for row in history], (folder.name, key)
+        assert len(run.data.params) == len(nested[0].data.params) > 50
+
+
+def test_wandb_trains_offline_into_the_run_folder(tmp_path: Path, mnist_root: Path) -> None:
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "mnist_exp.cli.train", "logger=wandb", *TINY, f"data.root={mnist_root}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**env, "HOME": str(home)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    [folder] = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    [offline] = (folder / "wandb").glob("offline-run-*")
+    [record] = offline.glob("run-*.wandb")
+    data = record.read_bytes()
+    assert b"optimizer.lr" in data and folder.name.encode() in data and b"val/acc" in data
+    pictures = {p.name.split("_")[0] for p in (offline / "files" / "media" / "images").iterdir()}
+    assert {"accuracy", "confusion"} <= pictures
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "outputs"]  # nothing written elsewhere
+    assert not [p for p in home.rglob("*") if "wandb" in p.name]  # W&B's own logs: in the run folder too
+    assert (folder / "wandb" / ".cache").is_dir()
+
+
+@pytest.mark.parametrize(
+    "uri, words",
+    [
+        ("{tmp}/store", "file store"),
+        ("sqlite:///{tmp}/a_file/mlflow.db", "cannot write"),
+        ("nosuch://host/db", "not a store MLflow can open"),
+    ],
+)
+def test_a_store_that_cannot_be_opened_is_refused_at_start(tmp_path: Path, uri: str, words: str) -> None:
+    (tmp_path / "a_file").write_text("not a folder")
+    uri = uri.format(tmp=tmp_path)
+    done = run_module("train", "logger=mlflow", f"logger.mlflow.tracking_uri='{uri}'", cwd=tmp_path)
+    assert done.returncode == 2 and words in done.stderr, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and not (tmp_path / "outputs").exists()
+
+
+def without(package: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The train command on a machine where `package` cannot be imported (as if not installed)."""
+    code = (
+        f"import sys; sys.modules[{package!r}] = None; sys.argv = ['mnist-exp-train', *sys.argv[1:]]; "
+        "from mnist_exp.cli.train import main; main()"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_a_logger_without_its_package_is_refused_with_the_install_line(tmp_path: Path) -> None:
+    done = without("wandb", "logger=[tensorboard,wandb]", cwd=tmp_path)
+    assert done.returncode == 2 and "pip install 'mnist-exp[wandb]'" in done.stderr, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and not (tmp_path / "outputs").exists()
+
+
+def test_logger_many_takes_the_installed_ones(tmp_path: Path, mnist_root: Path) -> None:
+    done = without("wandb", "logger=many", *TINY, f"data.root={mnist_root}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [folder] = (tmp_path / "outputs" / "train" / "runs").iterdir()
+    assert "wandb left out" in (folder / "train.log").read_text()
+    assert "val/acc" in scalars(folder) and (folder / "csv" / "metrics.csv").is_file()
+    assert not (folder / "wandb").exists() and len(runs_of(store(tmp_path))) == 1
