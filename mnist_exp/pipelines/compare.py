@@ -1,7 +1,7 @@
 """A report over any runs: runs made by hand, several sweeps, or a folder of runs
 (`outputs/train/runs`), compared the way a sweep's jobs are. What differs between them is read
 from each run's recorded config (`.hydra/config.yaml`, as written before interpolation), not from
-how its command line happened to be typed; locations (paths, data.root, ckpt_path) are left out.
+how its command line happened to be typed; locations (paths, data.root, folders) are left out.
 The report goes to a folder the user names, never into one of the runs."""
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from omegaconf import OmegaConf
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.overrides import override_pairs
 from mnist_exp.pipelines.report import print_configurations, print_table, read_job, write_report
+from mnist_exp.records.hparams import is_location
 from mnist_exp.records.status import job_folders
 from mnist_exp.records.tables import markdown_table, percent
 
-LOCATIONS = ("paths.", "data.root", "ckpt_path", "resume", "hydra.")
 REPORT_FILES = {"report.md", "results.csv", "summary.csv", "heatmap.png", "curves.png"}
 
 
@@ -78,7 +78,7 @@ def differing(folders: list[Path]) -> tuple[list[str], list[dict[str, str]]]:
     runs = []
     for folder in folders:
         conf = OmegaConf.to_container(OmegaConf.load(folder / ".hydra" / "config.yaml"), resolve=False)
-        values = {k: v for k, v in _flat(conf).items() if not k.startswith(LOCATIONS)}
+        values = {k: v for k, v in _flat(conf).items() if not is_location(k)}
         choices = _choices(folder)
         for node, value in conf.items():  # a list of picks (logger=[tensorboard,mlflow]): its parts
             if isinstance(value, dict) and node not in choices and str(node) in ("logger", "callbacks"):

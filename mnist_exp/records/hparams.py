@@ -79,12 +79,22 @@ def log_hparams(loggers: Sequence[Any], cfg: Any, overrides: Sequence[str] | Non
             writer.flush()
 
 
+def is_location(key: str) -> bool:
+    """Where a run reads or writes (paths, folders, checkpoints), as opposed to what it does: left
+    out of trackers' params and of what a comparison says differs (MLflow's tag run_dir has it)."""
+    leaf = key.rsplit(".", 1)[-1]
+    return key.startswith(("paths.", "hydra.")) or key in ("data.root", "ckpt_path", "resume") or leaf in (
+        "dirpath", "save_dir", "run_dir", "tracking_uri", "default_root_dir",
+    )  # fmt: skip
+
+
 def flat_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """The resolved config as dotted keys (`optimizer.lr`), every value as MLflow stores it."""
+    """The resolved config as dotted keys (`optimizer.lr`), every value as trackers store it;
+    locations left out (see is_location)."""
     out: dict[str, str] = {}
     for key, value in config.items():
         if isinstance(value, Mapping) and value:
             out.update(flat_params(value, f"{prefix}{key}."))
-        else:
+        elif not is_location(f"{prefix}{key}"):
             out[f"{prefix}{key}"] = str(value)[:PARAM_LIMIT]
     return out
