@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import run_module
 
 TINY = ["model=mlp", "debug=limit", "callbacks.feature_maps=null", "test=false"]
+pytestmark = pytest.mark.slow  # three real runs
 
 
 @pytest.fixture(scope="module")

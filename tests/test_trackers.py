@@ -46,6 +46,7 @@ def mlflow_sweep(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> 
     return cwd
 
 
+@pytest.mark.slow
 def test_a_sweep_is_a_parent_run_with_one_nested_run_per_job(mlflow_sweep: Path) -> None:
     assert (mlflow_sweep / "outputs" / "mlflow.db").is_file()
     client, runs = MlflowClient(store(mlflow_sweep)), runs_of(store(mlflow_sweep))
@@ -74,6 +75,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_mlflow_server_on_the_store_answers_its_runs_search(mlflow_sweep: Path) -> None:
     port = free_port()
     server = subprocess.Popen(
@@ -106,6 +108,7 @@ def test_mlflow_server_on_the_store_answers_its_runs_search(mlflow_sweep: Path) 
         server.wait(timeout=60)
 
 
+@pytest.mark.slow
 def test_tensorboard_and_mlflow_at_once(tmp_path: Path, mnist_root: Path) -> None:
     done = run_module("train", "logger=[tensorboard,mlflow]", *TINY, f"data.root={mnist_root}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -138,6 +141,7 @@ def test_four_parallel_jobs_lose_nothing_in_one_store(tmp_path: Path, mnist_root
         assert len(run.data.params) == len(nested[0].data.params) > 50
 
 
+@pytest.mark.slow
 def test_wandb_trains_offline_into_the_run_folder(tmp_path: Path, mnist_root: Path) -> None:
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
@@ -191,6 +195,7 @@ def test_a_logger_without_its_package_is_refused_with_the_install_line(tmp_path:
     assert "Traceback" not in done.stderr and not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.slow
 def test_logger_many_takes_the_installed_ones(tmp_path: Path, mnist_root: Path) -> None:
     done = without("wandb", "logger=many", *TINY, f"data.root={mnist_root}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
