@@ -63,10 +63,17 @@ def test_a_sweep_is_a_parent_run_with_one_nested_run_per_job(mlflow_sweep: Path)
         logged = client.get_metric_history(run.info.run_id, "val/acc")
         values = [m.value for m in sorted(logged, key=lambda m: (m.step, m.timestamp))]
         assert values == [row["val/acc"] for row in read_history(folder / "metrics.csv")]
-        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-        assert {"accuracy.png", "confusion_matrix.png"} <= artifacts
-        assert not any(p.endswith(".ckpt") or p == "model" for p in artifacts)  # only when asked
+        artifacts = all_artifacts(client, run.info.run_id)
+        assert {"accuracy.png", "confusion_matrix.png"} <= set(artifacts)
+        assert not any(p.endswith(".ckpt") for p in artifacts)  # checkpoints only when asked
         assert (folder / "checkpoints" / "last.ckpt").is_file()  # the run folder keeps its own
+
+
+def all_artifacts(client: MlflowClient, run_id: str, path: str | None = None) -> list[str]:
+    out = []
+    for item in client.list_artifacts(run_id, path):
+        out += all_artifacts(client, run_id, item.path) if item.is_dir else [item.path]
+    return out
 
 
 def free_port() -> int:
@@ -110,7 +117,8 @@ def test_mlflow_server_on_the_store_answers_its_runs_search(mlflow_sweep: Path) 
 
 @pytest.mark.slow
 def test_tensorboard_and_mlflow_at_once(tmp_path: Path, mnist_root: Path) -> None:
-    done = run_module("train", "logger=[tensorboard,mlflow]", *TINY, f"data.root={mnist_root}", cwd=tmp_path)
+    asked = ["logger=[tensorboard,mlflow]", "logger.mlflow.log_model=true"]
+    done = run_module("train", *asked, *TINY, f"data.root={mnist_root}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     [folder] = (tmp_path / "outputs" / "train" / "runs").iterdir()
     history = [row["val/acc"] for row in read_history(folder / "metrics.csv")]
@@ -118,6 +126,9 @@ def test_tensorboard_and_mlflow_at_once(tmp_path: Path, mnist_root: Path) -> Non
     [run] = runs_of(store(tmp_path))
     assert run.info.run_name == folder.name and run.data.tags["mnist_exp.status"] == "ok"
     assert run.data.metrics["val/acc"] == history[-1]
+    client = MlflowClient(store(tmp_path))
+    copied = [p for p in all_artifacts(client, run.info.run_id) if p.endswith(".ckpt")]
+    assert copied and (folder / "checkpoints" / "last.ckpt").is_file()  # asked for: copied, and kept
 
 
 @pytest.mark.slow
