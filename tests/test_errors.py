@@ -24,6 +24,7 @@ def assert_refused(result: subprocess.CompletedProcess, message: str, cwd: Path)
     ("args", "message"),
     [
         (["model=resnet"], "there is no 'resnet' in group 'model'. Fix: one of lenet, mlp"),
+        (["logger=[tensorboard,tb]"], "there is no 'tb' in group 'logger'. Fix: one of csv, many, mlflow"),
         (["optimizer.lrr=0.1"], "Unknown config key 'optimizer.lrr'. Did you mean 'optimizer.lr'?"),
         (["optimizer.lr=-1"], "optimizer.lr must be a finite number > 0, got -1"),
         (["trainer=gpu"], "no CUDA GPU"),

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -100,20 +101,32 @@ def test_ddp_across_two_slurm_tasks_is_one_run(slurm: None, tmp_path: Path, mnis
     assert len(logs) == 2 and any("global_rank=1(2)" in log for log in logs)  # two SLURM tasks
 
 
-def _make_eligible_once_requeued(job: Path, proc: subprocess.Popen) -> None:
-    """SLURM holds a requeued job for 2 minutes before it may start again (its BeginTime); the
-    test lets it start at once, as an admin would, and saves CI that wait."""
-    while proc.poll() is None:
-        requeued = (job / "status.json").is_file() and status(job)["status"] == "requeued"
-        queue = subprocess.run(["squeue", "-h", "-o", "%i %T"], capture_output=True, text=True).stdout
-        pending = [line.split()[0] for line in queue.splitlines() if line.endswith("PENDING")]
-        if requeued and pending:  # back in the queue (not only recorded as requeued)
-            for slurm_id in pending:
+def _release_requeued_jobs(proc: subprocess.Popen) -> threading.Thread:
+    """SLURM holds a requeued job for 2 minutes before it may start again (Reason BeginTime); while
+    the sweep runs, this lets each such job start sooner, as an admin would, and saves CI the wait.
+    Not in the second of the requeue: slurmd kills a job whose new credential dates from the second
+    its previous run's was revoked in ("Job credential revoked", exit 1), which failed this test 1
+    time in 5 when it released the job at once. And at every requeue: SLURM checks time limits
+    every 30 s, so a 2-minute window may give 30 s of training, and one more requeue."""
+
+    def release() -> None:
+        held_since: dict[str, float] = {}
+        while proc.poll() is None:
+            queue = subprocess.run(["squeue", "-h", "-o", "%i %T %r"], capture_output=True, text=True)
+            held = [
+                f[0] for f in map(str.split, queue.stdout.splitlines()) if f[1:] == ["PENDING", "BeginTime"]
+            ]
+            now = time.monotonic()
+            held_since = {i: held_since.get(i, now) for i in held}  # held now, and since when
+            for slurm_id in [i for i, since in held_since.items() if now - since > 3]:
                 subprocess.run(
                     ["scontrol", "update", f"jobid={slurm_id}", "StartTime=now"], capture_output=True
                 )
-            return
-        time.sleep(0.5)
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=release, daemon=True)
+    thread.start()
+    return thread
 
 
 def test_a_run_twice_its_time_limit_is_requeued_and_ends_as_if_never_stopped(
@@ -124,7 +137,7 @@ def test_a_run_twice_its_time_limit_is_requeued_and_ends_as_if_never_stopped(
     sweep_dir = tmp_path / "sweep"
     limit = ["hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60"]  # about 60 s a window
     proc = start(tmp_path, "-m", *run, *SLURM, *limit, f"hydra.sweep.dir={sweep_dir}")
-    _make_eligible_once_requeued(sweep_dir / "0", proc)
+    _release_requeued_jobs(proc)
     out, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, err[-3000:]
     assert reference.wait(timeout=600) == 0

@@ -179,11 +179,16 @@ def test_wandb_trains_offline_into_the_run_folder(tmp_path: Path, mnist_root: Pa
         ("{tmp}/store", "file store"),
         ("sqlite:///{tmp}/a_file/mlflow.db", "cannot write"),
         ("nosuch://host/db", "not a store MLflow can open"),
+        ("sqlite:////proc/mlflow/mlflow.db", "cannot write in /proc"),  # os.access says yes to root
+        ("http://127.0.0.1:{port}", "no MLflow server answers there"),
     ],
 )
 def test_a_store_that_cannot_be_opened_is_refused_at_start(tmp_path: Path, uri: str, words: str) -> None:
     (tmp_path / "a_file").write_text("not a folder")
-    uri = uri.format(tmp=tmp_path)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    uri = uri.format(tmp=tmp_path, port=port)
     done = run_module("train", "logger=mlflow", f"logger.mlflow.tracking_uri='{uri}'", cwd=tmp_path)
     assert done.returncode == 2 and words in done.stderr, done.stderr[-2000:]
     assert "Traceback" not in done.stderr and not (tmp_path / "outputs").exists()

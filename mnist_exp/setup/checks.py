@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -70,22 +71,53 @@ def check_loggers(cfg: DictConfig) -> None:
 
 
 def check_tracking_uri(uri: str, key: str) -> None:
-    """An MLflow store mnist-exp can open: an SQLite file in a folder it can write (or a server or
-    database MLflow knows); MLflow's file store (a plain folder) is refused since MLflow 3.13."""
+    """An MLflow store mnist-exp can open: an SQLite file in a folder it can write, a server that
+    answers, or a database MLflow knows; MLflow's file store (a plain folder) is refused since 3.13."""
     fix = f"Fix: {key}='sqlite:///outputs/mlflow.db' (or unset MLFLOW_TRACKING_URI)."
     scheme = uri.split(":", 1)[0].lower() if "://" in uri else ""
     if uri.startswith(SQLITE):
-        path = Path(uri[len(SQLITE) :])
-        if path.is_dir():
-            raise UserError(f"{key}={uri} names a folder, not an SQLite file. {fix}")
-        if path.exists() and path.read_bytes()[:16] not in (b"", b"SQLite format 3\x00"):
-            raise UserError(f"{key}={uri}: {path} is not an SQLite database. {fix}")
-        folder = next(p for p in (path.parent, *path.parent.parents) if p.exists())
-        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-            raise UserError(f"{key}={uri}: cannot write in {folder}. {fix}")
+        _check_sqlite(Path(uri[len(SQLITE) :]), f"{key}={uri}", fix)
     elif scheme in ("", "file"):
         raise UserError(
             f"{key}={uri} is an MLflow file store, which MLflow refuses since 3.13 (deprecated). {fix}"
         )
     elif scheme not in OTHER_STORES:
         raise UserError(f"{key}={uri}: '{scheme}' is not a store MLflow can open. {fix}")
+    elif scheme in ("http", "https"):
+        _check_server(uri, f"{key}={uri}", fix)
+
+
+def _check_sqlite(path: Path, where: str, fix: str) -> None:
+    """The file is an SQLite database (or absent or empty), and its folder can be made and written:
+    tried for real, since os.access says yes to root everywhere (/proc included)."""
+    if path.is_dir():
+        raise UserError(f"{where} names a folder, not an SQLite file. {fix}")
+    if path.exists():
+        with path.open("rb") as f:
+            if f.read(16) not in (b"", b"SQLite format 3\x00"):
+                raise UserError(f"{where}: {path} is not an SQLite database. {fix}")
+    folder = next(p for p in (path.parent, *path.parent.parents) if p.exists())
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".mnist-exp-probe-", dir=folder))  # leaves nothing behind
+    except OSError:
+        raise UserError(f"{where}: cannot write in {folder}. {fix}") from None
+
+
+def _check_server(uri: str, where: str, fix: str) -> None:
+    """A tracking server answers at all (any HTTP answer, a refusal of access included); without
+    this check a run would wait on MLflow's retries for minutes and then fail."""
+    import http.client  # only for a server store: 25 ms of every start-up otherwise
+    import urllib.error
+    import urllib.request
+
+    probe = f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search?max_results=1"
+    try:
+        urllib.request.urlopen(probe, timeout=10).close()
+    except urllib.error.HTTPError:
+        return
+    except (OSError, ValueError, http.client.HTTPException) as err:  # URLError is an OSError
+        reason = getattr(err, "reason", err)
+        raise UserError(
+            f"{where}: no MLflow server answers there ({reason}). Fix: start it "
+            f"(mlflow server --backend-store-uri sqlite:///outputs/mlflow.db), or {fix[5:]}"
+        ) from None

@@ -28,7 +28,8 @@ def _defaults(config_name: str) -> dict[str, str | None]:
     return out
 
 
-def _options(group: str) -> list[str]:
+def group_options(group: str) -> list[str]:
+    """The options of a config group, as its folder holds them."""
     return sorted(p.stem for p in (Path(CONF_DIR) / group).glob("*.yaml"))
 
 
@@ -45,11 +46,11 @@ def help_text(prog: str, config_name: str, usage: str) -> str:
     lines = [usage.rstrip(), "", "Config groups (group=option; * is the default):"]
     for group, chosen in _defaults(config_name).items():
         pieces = parts(group)
-        shown = [f"{o}*" if o == chosen else o for o in _options(group) if o not in pieces]
+        shown = [f"{o}*" if o == chosen else o for o in group_options(group) if o not in pieces]
         lines.append(f"  {group + ':':<16}{', '.join(shown)}")
         if pieces:
             lines.append(f"  {'':<16}(default is {', '.join(pieces)}; drop one with {group}.<name>=null)")
-    launchers = ["basic*", "joblib", *_options("hydra/launcher")]  # Hydra's, its joblib plugin's, ours
+    launchers = ["basic*", "joblib", *group_options("hydra/launcher")]  # Hydra's, its joblib plugin's, ours
     lines.append(f"  {'hydra/launcher:':<16}{', '.join(launchers)}   (with -m: where a sweep's jobs run)")
     lines += ["", f"Options (key=value; `{prog} --cfg job` prints them with your overrides):", ""]
     lines.append(OmegaConf.to_yaml(compose(config_name)).rstrip())

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.core.errors import UserError
 from mnist_exp.setup.config import compose
-from mnist_exp.setup.help import parts
+from mnist_exp.setup.help import group_options, parts
 from mnist_exp.setup.validate import validate
 
 # Hydra flags that print something or run a sweep: left to Hydra as they are
@@ -76,6 +76,13 @@ def explain_composition_error(err: Exception, config_name: str, prog: str) -> st
             return f"There is no config group '{group}'. Fix: see {prog} --help for the groups."
         return (
             f"{group}={option}: there is no '{option}' in group '{group}'. Fix: one of {', '.join(options)}."
+        )
+    unloadable = re.search(r"Could not load '([^/']+)/([^']+)'", text)  # an option inside a list
+    if unloadable:
+        group, option = unloadable.groups()
+        return (
+            f"{group}={option}: there is no '{option}' in group '{group}'. "
+            f"Fix: one of {', '.join(group_options(group))}."
         )
     override = re.search(r"Could not override '([^']+)'", text)
     if override:
