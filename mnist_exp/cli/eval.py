@@ -6,6 +6,7 @@ import hydra
 from omegaconf import DictConfig
 
 from mnist_exp.cli.common import guarded, refuse_used_folder, run_hydra
+from mnist_exp.core.ckpt_file import checkpoint_file
 from mnist_exp.setup.checks import check_accelerator, data_needs_download
 from mnist_exp.setup.config import CONF_DIR
 from mnist_exp.setup.validate import validate
@@ -23,6 +24,7 @@ def check(cfg: DictConfig) -> None:
     refuse_used_folder(cfg)
     check_accelerator(cfg.trainer)
     data_needs_download(cfg.data)
+    checkpoint_file(cfg.ckpt_path)  # a wrong path refused before torch is imported
     from mnist_exp.core.checkpoint import read_checkpoint  # torch: the config is good by now
 
     read_checkpoint(cfg.ckpt_path)

@@ -12,6 +12,7 @@ import hydra
 from omegaconf import DictConfig
 
 from mnist_exp.cli.common import guarded, print_error, refuse_used_folder, run_hydra
+from mnist_exp.core.ckpt_file import checkpoint_file
 from mnist_exp.setup.config import CONF_DIR
 
 PROG = "mnist-exp-predict"
@@ -25,6 +26,7 @@ dark-on-light or light-on-dark). Prints a table; writes predictions.csv into out
 
 def check(cfg: DictConfig) -> None:
     refuse_used_folder(cfg)
+    checkpoint_file(cfg.ckpt_path)  # a wrong path refused before torch is imported
     from mnist_exp.core.checkpoint import read_checkpoint  # torch: the config is good by now
 
     read_checkpoint(cfg.ckpt_path)

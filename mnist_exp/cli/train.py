@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.cli.common import guarded, run_hydra
+from mnist_exp.core.ckpt_file import checkpoint_file
 from mnist_exp.core.errors import UserError
 from mnist_exp.setup.checks import check_accelerator, data_needs_download
 from mnist_exp.setup.config import CONF_DIR
@@ -44,6 +45,8 @@ def check(cfg: DictConfig) -> None:
         if error:
             raise error
     check_accelerator(cfg.trainer)
+    if cfg.get("ckpt_path"):
+        checkpoint_file(cfg.ckpt_path)  # a wrong path refused before torch is imported
     if data_needs_download(cfg.data):
         instantiate(cfg.data).prepare_data()  # imports torch: only when MNIST must be fetched
     if cfg.get("ckpt_path"):

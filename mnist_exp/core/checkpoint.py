@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from mnist_exp.core.ckpt_file import checkpoint_file
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.module import MNISTClassifier
 
@@ -50,12 +51,7 @@ def current_net_config(net_config: dict[str, Any]) -> dict[str, Any]:
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint's contents, or a UserError saying why it cannot be used."""
-    path = Path(str(path)).expanduser()
-    if not path.is_file():
-        raise UserError(
-            f"Checkpoint {path} does not exist. Fix: pass ckpt_path=<run dir>/checkpoints/last.ckpt "
-            "(or another .ckpt) of a finished run."
-        )
+    path = checkpoint_file(path)
     try:
         ckpt = load_data(path)
         ckpt["hyper_parameters"]["net_config"]
