@@ -185,10 +185,7 @@ def test_wandb_trains_offline_into_the_run_folder(tmp_path: Path, mnist_root: Pa
 )
 def test_a_store_that_cannot_be_opened_is_refused_at_start(tmp_path: Path, uri: str, words: str) -> None:
     (tmp_path / "a_file").write_text("not a folder")
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    uri = uri.format(tmp=tmp_path, port=port)
+    uri = uri.format(tmp=tmp_path, port=free_port())  # a port nothing listens on
     done = run_module("train", "logger=mlflow", f"logger.mlflow.tracking_uri='{uri}'", cwd=tmp_path)
     assert done.returncode == 2 and words in done.stderr, done.stderr[-2000:]
     assert "Traceback" not in done.stderr and not (tmp_path / "outputs").exists()

@@ -119,5 +119,5 @@ def _check_server(uri: str, where: str, fix: str) -> None:
         reason = getattr(err, "reason", err)
         raise UserError(
             f"{where}: no MLflow server answers there ({reason}). Fix: start it "
-            f"(mlflow server --backend-store-uri sqlite:///outputs/mlflow.db), or {fix[5:]}"
+            f"(mlflow server --backend-store-uri sqlite:///outputs/mlflow.db), or {fix.removeprefix('Fix: ')}"
         ) from None

@@ -68,21 +68,15 @@ def explain_composition_error(err: Exception, config_name: str, prog: str) -> st
         if re.search(rf"Could not find '[^']*{plugin}", text):
             install = f"pip install 'mnist-exp[{extra}]'" if extra else "pip install mnist-exp"
             return f"{example} needs Hydra's {plugin} plugin, which is not installed. Fix: {install}"
-    missing = re.search(r"Could not find '([^/']+)/([^']+)'", text)
+    missing = re.search(r"Could not (find|load) '([^/']+)/([^']+)'", text)  # load: an option in a list
     if missing:
-        group, option = missing.groups()
-        options = re.findall(r"^\t(\S+)$", text.split("Config search path")[0], flags=re.M)
+        how, group, option = missing.groups()
+        listed = re.findall(r"^\t(\S+)$", text.split("Config search path")[0], flags=re.M)
+        options = listed if how == "find" else group_options(group)
         if not options:  # an unknown group altogether
             return f"There is no config group '{group}'. Fix: see {prog} --help for the groups."
         return (
             f"{group}={option}: there is no '{option}' in group '{group}'. Fix: one of {', '.join(options)}."
-        )
-    unloadable = re.search(r"Could not load '([^/']+)/([^']+)'", text)  # an option inside a list
-    if unloadable:
-        group, option = unloadable.groups()
-        return (
-            f"{group}={option}: there is no '{option}' in group '{group}'. "
-            f"Fix: one of {', '.join(group_options(group))}."
         )
     override = re.search(r"Could not override '([^']+)'", text)
     if override:
