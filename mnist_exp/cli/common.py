@@ -16,6 +16,7 @@ from mnist_exp.core.errors import UserError
 from mnist_exp.setup.guards import RESULT_FILES, used_folder_error
 from mnist_exp.setup.help import help_text
 from mnist_exp.setup.preflight import preflight
+from mnist_exp.setup.sources import split_argv
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -71,5 +72,6 @@ def run_hydra(
     if any(a in ("--help", "-h") for a in sys.argv[1:]):
         print(help_text(prog, config_name, usage))
         return
+    sys.argv = [sys.argv[0], *split_argv(sys.argv[1:]).argv()]  # Hydra's argparse: flags first
     preflight(config_name, sys.argv[1:], check, prog=prog)
     hydra_main()

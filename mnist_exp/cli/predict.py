@@ -27,9 +27,9 @@ dark-on-light or light-on-dark). Prints a table; writes predictions.csv into out
 def check(cfg: DictConfig) -> None:
     refuse_used_folder(cfg)
     checkpoint_file(cfg.ckpt_path)  # a wrong path refused before torch is imported
-    from mnist_exp.core.checkpoint import read_checkpoint  # torch: the config is good by now
+    from mnist_exp.core.checkpoint import checked_model_class  # torch: the config is good by now
 
-    read_checkpoint(cfg.ckpt_path)
+    checked_model_class(cfg.ckpt_path)  # only a model class, importable, nothing called
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="predict")

@@ -12,7 +12,7 @@ import sys
 from mnist_exp.cli.common import guarded, run_hydra
 from mnist_exp.cli.train import check, hydra_main
 from mnist_exp.core.errors import UserError
-from mnist_exp.setup.guards import check_sweep_dir
+from mnist_exp.setup.guards import sweep_rerun_argv
 
 PROG = "mnist-exp-reproduce"
 PRESET = "hparams_search=reproduce"
@@ -63,7 +63,7 @@ def preset_argv(argv: list[str]) -> list[str]:
 def main() -> None:
     """`mnist-exp-reproduce`: checked like any training command line, then run as a multirun."""
     sys.argv = [sys.argv[0], *preset_argv(sys.argv[1:])]
-    check_sweep_dir(sys.argv[1:])
+    sys.argv = [sys.argv[0], *sweep_rerun_argv(sys.argv[1:])]
     run_hydra(PROG, "config", hydra_main, check, USAGE)
 
 

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import hydra
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from mnist_exp.cli.common import guarded, run_hydra
 from mnist_exp.core.ckpt_file import checkpoint_file
 from mnist_exp.core.errors import UserError
 from mnist_exp.setup.checks import check_accelerator, data_needs_download
 from mnist_exp.setup.config import CONF_DIR
-from mnist_exp.setup.guards import check_sweep_dir, resume_argv, used_folder_error
+from mnist_exp.setup.guards import resume_argv, sweep_rerun_argv, used_folder_error
 from mnist_exp.setup.runtime import in_multirun
-from mnist_exp.setup.validate import validate
+from mnist_exp.setup.validate import model_config, validate
 
 PROG = "mnist-exp-train"
 USAGE = """\
@@ -50,17 +50,34 @@ def check(cfg: DictConfig) -> None:
     if data_needs_download(cfg.data):
         instantiate(cfg.data).prepare_data()  # imports torch: only when MNIST must be fetched
     if cfg.get("ckpt_path"):
-        from mnist_exp.core.checkpoint import saved_net_config  # torch: only with a checkpoint
+        _check_checkpoint_model(cfg)
+    if not str(cfg.model._target_).startswith("mnist_exp."):
+        _check_own_model(cfg)
 
-        saved = saved_net_config(cfg.ckpt_path)
-        wanted = OmegaConf.to_container(cfg.model, resolve=True)
-        if saved != wanted:
-            name = str(saved.get("_target_", "?")).rsplit(".", 1)[-1]
-            raise UserError(
-                f"Checkpoint {cfg.ckpt_path} holds a {name} model {saved}, but the config asks for "
-                f"{wanted}. Fix: choose the checkpoint's model (e.g. model={MODEL_OPTION.get(name, '...')})"
-                " or another checkpoint."
-            )
+
+def _check_checkpoint_model(cfg: DictConfig) -> None:
+    """A checkpoint continues only the model it holds (compared as the checkpoint records it)."""
+    from mnist_exp.core.checkpoint import saved_net_config  # torch: only with a checkpoint
+
+    saved, wanted = saved_net_config(cfg.ckpt_path), model_config(cfg)
+    if saved != wanted:
+        name = str(saved.get("_target_", "?")).rsplit(".", 1)[-1]
+        raise UserError(
+            f"Checkpoint {cfg.ckpt_path} holds a {name} model {saved}, but the config asks for "
+            f"{wanted}. Fix: choose the checkpoint's model (e.g. model={MODEL_OPTION.get(name, '...')})"
+            " or another checkpoint."
+        )
+
+
+def _check_own_model(cfg: DictConfig) -> None:
+    """A model of the user's: built once and tried on two images of the configured size, so a
+    wrong data.pad or a class that cannot be imported is refused before a run folder exists
+    (mnist-exp's own models are checked without torch, core/spec)."""
+    from mnist_exp.core.netbuild import build_net, input_error  # torch: the model is the user's
+
+    error = input_error(build_net(model_config(cfg)), int(cfg.data.pad), int(cfg.module.num_classes))
+    if error:
+        raise UserError(error)
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
@@ -78,7 +95,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
 def main() -> None:
     """`mnist-exp-train`: bad input is refused before Hydra makes a run folder."""
     sys.argv = [sys.argv[0], *resume_argv(sys.argv[1:])]
-    check_sweep_dir(sys.argv[1:])
+    sys.argv = [sys.argv[0], *sweep_rerun_argv(sys.argv[1:])]
     run_hydra(PROG, "config", hydra_main, check, USAGE)
 
 

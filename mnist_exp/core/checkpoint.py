@@ -3,7 +3,8 @@
 A checkpoint is data, never code: every load goes through torch's weights-only unpickler, which
 rebuilds tensors, numbers, strings and containers and refuses anything else. mnist-exp's own
 checkpoints hold nothing else (legacy ones included), so no extra type is allowed; Lightning's
-resume and test loads are asked for the same (`WEIGHTS_ONLY`, pipelines/train.py).
+resume and test loads are asked for the same (`WEIGHTS_ONLY`, pipelines/train.py). The network
+config inside is data too: it may name only a model class with plain arguments (core/netconfig).
 """
 
 from __future__ import annotations
@@ -18,12 +19,9 @@ import torch
 from mnist_exp.core.ckpt_file import checkpoint_file
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.module import MNISTClassifier
+from mnist_exp.core.netbuild import model_class
+from mnist_exp.core.netconfig import checked_net_config
 
-# `_target_`s that checkpoints of mnist-exp 0.1 (flat package) recorded, and where they live now
-LEGACY_TARGETS = {
-    "mnist_exp.models.LeNet5": "mnist_exp.core.models.LeNet5",
-    "mnist_exp.models.MLP": "mnist_exp.core.models.MLP",
-}
 WEIGHTS_ONLY = True  # how every checkpoint is loaded, here and by Lightning
 
 
@@ -41,12 +39,6 @@ def load_data(path: Path) -> dict[str, Any]:
             "loads checkpoints as data only (tensors, numbers, strings). Fix: pass a .ckpt written by "
             "mnist-exp-train; a file you trust can be re-saved with its weights alone."
         ) from None
-
-
-def current_net_config(net_config: dict[str, Any]) -> dict[str, Any]:
-    """A saved model config with its `_target_` moved to where the class lives today."""
-    target = str(net_config.get("_target_", ""))
-    return {**net_config, "_target_": LEGACY_TARGETS.get(target, target)}
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -67,10 +59,14 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def load_checkpoint(path: str | Path) -> MNISTClassifier:
-    """The trained model, in eval mode, rebuilt from the checkpoint alone."""
+    """The trained model, in eval mode, rebuilt from the checkpoint alone. Its network config is
+    checked first (core/netconfig, core/netbuild): only a torch.nn.Module class is ever called."""
     ckpt = read_checkpoint(path)
+    source = f"Checkpoint {path}"
     try:
-        return MNISTClassifier.from_checkpoint_dict(ckpt, current_net_config)
+        return MNISTClassifier.from_checkpoint_dict(ckpt, source)
+    except UserError:
+        raise
     except Exception as err:
         raise UserError(
             f"{path} cannot be loaded into a model ({type(err).__name__}: {str(err).splitlines()[0]}). "
@@ -79,8 +75,14 @@ def load_checkpoint(path: str | Path) -> MNISTClassifier:
 
 
 def saved_net_config(path: str | Path) -> dict[str, Any]:
-    """The model config a checkpoint was trained with, with today's `_target_`."""
-    return current_net_config(read_checkpoint(path)["hyper_parameters"]["net_config"])
+    """The model config a checkpoint was trained with (checked, with today's `_target_`)."""
+    return checked_net_config(read_checkpoint(path)["hyper_parameters"]["net_config"], f"Checkpoint {path}")
+
+
+def checked_model_class(path: str | Path) -> type:
+    """The class a checkpoint's network config names, imported and checked, nothing called: what
+    eval and predict refuse before a run folder exists."""
+    return model_class(saved_net_config(path)["_target_"])
 
 
 def checkpoint_epoch(path: str | Path) -> int:

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.overrides import job_name
+from mnist_exp.setup.sources import searchpath_overrides
 
 
 def conf_dir() -> str:
@@ -49,8 +50,15 @@ register_resolvers()
 warnings.filterwarnings("ignore", message=r".*is validated against ConfigStore schema", category=UserWarning)
 
 
-def compose(config_name: str = "config", overrides: Sequence[str] = (), hydra: bool = False) -> DictConfig:
-    """Compose `config_name` from the packaged configs, as the command line would (Hydra's errors
-    pass through; the entry points turn them into one message)."""
+def compose(
+    config_name: str = "config",
+    overrides: Sequence[str] = (),
+    hydra: bool = False,
+    config_dir: str | None = None,
+) -> DictConfig:
+    """Compose `config_name` from the packaged configs (and a user's `config_dir`, as Hydra's
+    `--config-dir` adds it), as the command line would (Hydra's errors pass through; the entry
+    points turn them into one message)."""
+    overrides = searchpath_overrides(list(overrides), config_dir)
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return hydra_compose(config_name, overrides=list(overrides), return_hydra_config=hydra)
+        return hydra_compose(config_name, overrides=overrides, return_hydra_config=hydra)

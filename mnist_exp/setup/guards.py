@@ -13,6 +13,7 @@ from mnist_exp.core.errors import UserError
 from mnist_exp.core.overrides import hydra_quote, override_pairs, shell_override, split_override, unquote
 from mnist_exp.records.lock import holder, in_use_error
 from mnist_exp.records.status import read_status
+from mnist_exp.setup.sources import split_argv, with_recorded_sources
 
 RESULT_FILES = ("checkpoints", "metrics.csv", "status.json")
 # what a resumed run may change: where things are, how long it trains, how it shows progress
@@ -78,7 +79,7 @@ def _check_resumable(run_dir: Path, changes: dict[str, str]) -> None:
 
 def resume_argv(argv: list[str]) -> list[str]:
     """`resume=<run dir>`: the run's own overrides (a key given again replaces its recorded value,
-    so overrides.yaml says once what ran), its folder, and its last checkpoint."""
+    so overrides.yaml says once what ran), its config folders, its folder, and its last checkpoint."""
     if not any(a.startswith("resume=") for a in argv):
         return argv
     run_dir = _run_folder(argv)
@@ -90,15 +91,19 @@ def resume_argv(argv: list[str]) -> list[str]:
         for o in OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
         if not str(o).startswith(("resume=", "ckpt_path=", "hydra.run.dir="))
     ]
-    given = [a for a in argv if not a.startswith("resume=")]
+    line = split_argv([a for a in argv if not a.startswith("resume=")])
+    if (run_dir / ".hydra" / "hydra.yaml").is_file():
+        line = with_recorded_sources(line, run_dir / ".hydra" / "hydra.yaml", "config", str(run_dir))
+    given = line.overrides
     before = override_pairs(recorded)
     changes = {k: v for k, v in override_pairs(given).items() if before.get(k) != v}
+    changes = {k: v for k, v in changes.items() if not k.startswith("hydra.searchpath")}
     _check_resumable(run_dir, changes)
     replaced = override_pairs(given)
     kept = [o for o in recorded if (split_override(o) or ("",))[0] not in replaced]
     last = str(run_dir / "checkpoints" / "last.ckpt")
     where = [f"resume={hydra_quote(str(run_dir))}", f"ckpt_path={hydra_quote(last)}"]
-    return [*kept, *given, *where, f"hydra.run.dir={hydra_quote(str(run_dir))}"]
+    return [*line.flags, *kept, *given, *where, f"hydra.run.dir={hydra_quote(str(run_dir))}"]
 
 
 def _fixed(overrides: list[str]) -> list[str]:
@@ -106,21 +111,24 @@ def _fixed(overrides: list[str]) -> list[str]:
     return sorted(o.input_line for o in parsed if not o.is_sweep_override() and o.input_line)
 
 
-def check_sweep_dir(argv: list[str]) -> None:
-    """Re-running a sweep into its own folder must keep its settings: refuse other fixed overrides
-    before anything is written (the swept values may change: new values are new jobs)."""
+def sweep_rerun_argv(argv: list[str]) -> list[str]:
+    """Re-running a sweep into its own folder (`hydra.sweep.dir=<it>`) must keep its settings:
+    other fixed overrides are refused before anything is written (the swept values may change:
+    new values are new jobs). The sweep's config folders come back as it recorded them."""
     given = [unquote(a.split("=", 1)[1]) for a in argv if a.startswith("hydra.sweep.dir=")]
     saved = Path(given[-1]) / "multirun.yaml" if given else None
     if saved is None or not saved.is_file():
-        return
+        return argv
     try:
         before = [str(o) for o in OmegaConf.load(saved).hydra.overrides.task]
     except Exception:
-        return
-    now = [a for a in argv if not a.startswith(("-", "hydra.", "hydra/"))]
+        return argv
+    line = with_recorded_sources(split_argv(argv), saved, "config", given[-1])
+    now = [a for a in line.overrides if not a.startswith(("hydra.", "hydra/"))]
     if _fixed(before) != _fixed(now):
         raise UserError(
             f"{given[-1]} holds a sweep run with other settings: {' '.join(_fixed(before)) or '(none)'} "
             f"(now: {' '.join(_fixed(now)) or '(none)'}). Fix: re-run it with its own settings to finish "
             "it, or choose a new hydra.sweep.dir."
         )
+    return line.argv()

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_exp.core.errors import UserError
 from mnist_exp.setup.config import compose
 from mnist_exp.setup.help import group_options, parts
+from mnist_exp.setup.sources import split_argv
 from mnist_exp.setup.validate import validate
 
 # Hydra flags that print something or run a sweep: left to Hydra as they are
@@ -34,12 +35,8 @@ _HYDRA_FLAGS = {
     "-p",
     "--shell-completion",
     "-sc",
-    "--config-path",
+    "--config-path",  # a primary config folder of the user's: Hydra's own checks only
     "-cp",
-    "--config-name",
-    "-cn",
-    "--config-dir",
-    "-cd",
     "--experimental-rerun",
 }
 
@@ -57,7 +54,9 @@ def _keys(node: Any, prefix: str = "") -> list[str]:
     return out
 
 
-def explain_composition_error(err: Exception, config_name: str, prog: str) -> str:
+def explain_composition_error(
+    err: Exception, config_name: str, prog: str, config_dir: str | None = None
+) -> str:
     """Hydra's composition errors, rewritten to name the fix (and the nearest known key)."""
     text = str(err)
     for plugin, extra, example in (
@@ -73,15 +72,17 @@ def explain_composition_error(err: Exception, config_name: str, prog: str) -> st
         how, group, option = missing.groups()
         listed = re.findall(r"^\t(\S+)$", text.split("Config search path")[0], flags=re.M)
         options = listed if how == "find" else group_options(group)
+        own = "" if config_dir else ", or add --config-dir <your config folder> for one of your own"
         if not options:  # an unknown group altogether
-            return f"There is no config group '{group}'. Fix: see {prog} --help for the groups."
+            return f"There is no config group '{group}'. Fix: see {prog} --help for the groups{own}."
         return (
-            f"{group}={option}: there is no '{option}' in group '{group}'. Fix: one of {', '.join(options)}."
+            f"{group}={option}: there is no '{option}' in group '{group}'. Fix: one of "
+            f"{', '.join(options)}{own} ({group}/{option}.yaml in it)."
         )
     override = re.search(r"Could not override '([^']+)'", text)
     if override:
         key = override.group(1)
-        known = _keys(compose(config_name))
+        known = _keys(compose(config_name, config_dir=config_dir))
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         hint = f"Did you mean '{close[0]}'? " if close else ""
         if close and close[0] == key:  # e.g. callbacks.progress_bar.x with callbacks=none
@@ -122,11 +123,11 @@ def _expand(overrides: list[str]) -> list[list[str]]:
     return expanded
 
 
-def _compose(config_name: str, overrides: list[str], prog: str) -> DictConfig:
+def _compose(config_name: str, overrides: list[str], prog: str, config_dir: str | None) -> DictConfig:
     try:
-        return compose(config_name, overrides, hydra=True)
+        return compose(config_name, overrides, hydra=True, config_dir=config_dir)
     except HydraException as err:
-        raise UserError(explain_composition_error(err, config_name, prog)) from None
+        raise UserError(explain_composition_error(err, config_name, prog, config_dir)) from None
 
 
 def _refuse_parts(cfg: DictConfig) -> None:
@@ -156,14 +157,16 @@ def preflight(
     """
     if any(a.split("=")[0] in _HYDRA_FLAGS for a in argv):
         return
-    choices = _expand([a for a in argv if not a.startswith("-")])
+    line = split_argv(argv)
+    config_name, where = line.config_name or config_name, line.config_dir
+    choices = _expand(line.overrides)
     first = [c[0] for c in choices if c]
-    cfg = _compose(config_name, first, prog)
+    cfg = _compose(config_name, first, prog, where)
     params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
     if params:  # a preset's sweep: its values are overrides too
         choices += _expand([f"{k}={v}" for k, v in params.items()])
         first = [c[0] for c in choices if c]
-        cfg = _compose(config_name, first, prog)
+        cfg = _compose(config_name, first, prog, where)
     sweeper = str(OmegaConf.select(cfg, "hydra.sweeper._target_"))
     if sweeper.endswith("OptunaSweeper") and importlib.util.find_spec("optuna") is None:
         raise UserError(
@@ -184,7 +187,7 @@ def preflight(
                 variant[sum(1 for c in choices[:i] if c)] = value
                 variants.append(variant)
     for n, overrides in enumerate(variants):
-        cfg = cfg if n == 0 else _compose(config_name, overrides, prog)
+        cfg = cfg if n == 0 else _compose(config_name, overrides, prog, where)
         OmegaConf.set_struct(cfg, False)
         # the folder Hydra will make, however its path was written (quoted, relative, ...);
         # none for a sweep's jobs: each job's folder is checked when the job starts

@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.core import spec
 from mnist_exp.core.errors import UserError
+from mnist_exp.core.netconfig import checked_net_config
 from mnist_exp.setup.checks import check_loggers
 
 
@@ -75,7 +76,21 @@ def validate(cfg: DictConfig) -> None:
         if value is not _ABSENT and value not in names:
             raise UserError(f"{key} '{value}' is unknown. Fix: one of {', '.join(names)}.")
     _check_input_size(cfg)
+    model_config(cfg)
     check_loggers(cfg)
+
+
+def model_config(cfg: DictConfig) -> dict[str, Any] | None:
+    """The composed model config as the plain dict a checkpoint records (None for a command
+    without a model); refused when it names more than a model class with plain arguments, since
+    no checkpoint of the run could then be loaded (core/netconfig)."""
+    if "model" not in cfg:
+        return None
+    try:
+        config = OmegaConf.to_container(cfg.model, resolve=True)
+    except Exception as err:
+        raise UserError(f"The model config cannot be resolved ({err}). Fix: mend the model's YAML.") from None
+    return checked_net_config(config, "The model config")
 
 
 def _check_input_size(cfg: DictConfig) -> None:
