@@ -18,7 +18,8 @@ PARAM_LIMIT = 6000  # characters of a param value MLflow keeps
 
 
 def run_hparams(cfg: Any, overrides: Sequence[str] | None = None) -> dict[str, Any]:
-    """What TensorBoard's HParams tab shows for a run: the usual knobs, plus every overridden key."""
+    """What TensorBoard's HParams tab shows for a run: the usual knobs, the model's arguments (a
+    user's own model's as well as LeNet-5's), plus every overridden key."""
 
     def cls(node: Any) -> str:
         return str(node.get("_target_", "none")).rsplit(".", 1)[-1] if node else "none"
@@ -35,10 +36,10 @@ def run_hparams(cfg: Any, overrides: Sequence[str] | None = None) -> dict[str, A
         "epochs": (cfg.get("trainer") or {}).get("max_epochs"),
         "scheduler": cls(cfg.get("scheduler")),
     }
-    for key in ("activation", "hidden"):
-        if key in model:
-            hp[key] = model[key]
-    covered = {
+    for key, value in model.items():  # every argument of the model, a user's own model's too
+        if key != "_target_":
+            hp[key if key in ("activation", "hidden") else f"model.{key}"] = value
+    covered = {f"model.{key}" for key in model} | {
         "optimizer.lr",
         "optimizer.momentum",
         "optimizer.weight_decay",
