@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from mnist_exp.core.checkpoint import load_checkpoint
-from mnist_exp.core.models import LeNet5
+from mnist_exp.core.models import MLP, LeNet5
 from tests.conftest import REPO, run_module
 
 PACKAGE = REPO / "mnist_exp"
@@ -177,6 +177,21 @@ def test_checkpoint_of_the_flat_layout_still_loads(tmp_path: Path, mnist_root: P
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "test/acc:" in result.stdout
+
+
+def test_checkpoint_of_the_release_before_full_model_configs_still_loads(tmp_path: Path) -> None:
+    """mnist-exp before 2026-12 recorded the network's arguments from its `init_args` attribute
+    (written by 2299c81: an MLP with hidden 32 and tanh); it rebuilds with those arguments."""
+    path = REPO / "tests" / "data" / "legacy_v0.1.0-2299c81_mlp_hidden32_tanh.ckpt"
+    model = load_checkpoint(path)
+    assert isinstance(model.net, MLP) and isinstance(model.net.act, torch.nn.Tanh)
+    assert model.net.fc1.out_features == 32
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    reference = MLP(hidden=32, activation="tanh")
+    reference.load_state_dict({k[4:]: v for k, v in saved["state_dict"].items() if k.startswith("net.")})
+    x = torch.randn(3, 1, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference.eval()(x))
 
 
 def test_the_wheel_carries_the_configs(tmp_path: Path) -> None:

@@ -21,6 +21,20 @@ from tests.test_resume import start
 
 pytestmark = pytest.mark.slow
 MLP = ["model=mlp", "torch_threads=1", "callbacks.feature_maps=null"]
+# a user's own model (the MLP's math, in a class of theirs) from their config folder
+OWN = ["--config-dir", "myconf", "model=wide", "torch_threads=1", "callbacks.feature_maps=null"]
+WIDE = """
+from torch import nn
+
+
+class Wide(nn.Module):
+    def __init__(self, hidden: int = 300):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(1024, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+
+    def forward(self, x):
+        return self.body(x)
+"""
 SLURM = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.poll_s=1"]
 
 
@@ -36,6 +50,17 @@ def slurm() -> None:
     if os.environ.get("CI"):
         pytest.fail(reason)  # CI runs as root: it must bring SLURM up and run these tests
     pytest.skip(reason)
+
+
+@pytest.fixture
+def own_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """mymodels.py and myconf/model/wide.yaml in tmp_path; PYTHONPATH names the folder, and SLURM
+    passes it on to the jobs (sbatch exports the submitting environment)."""
+    (tmp_path / "myconf" / "model").mkdir(parents=True)
+    (tmp_path / "mymodels.py").write_text(WIDE)
+    (tmp_path / "myconf" / "model" / "wide.yaml").write_text("_target_: mymodels.Wide\nhidden: 300\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    return OWN
 
 
 def status(folder: Path) -> dict:
@@ -130,9 +155,9 @@ def _release_requeued_jobs(proc: subprocess.Popen) -> threading.Thread:
 
 
 def test_a_run_twice_its_time_limit_is_requeued_and_ends_as_if_never_stopped(
-    slurm: None, tmp_path: Path, mnist_root: Path
+    slurm: None, own_model: list[str], tmp_path: Path, mnist_root: Path
 ) -> None:
-    run = [*MLP, "trainer.max_epochs=60", "test_ckpt=last", f"data.root={mnist_root}"]
+    run = [*own_model, "trainer.max_epochs=60", "test_ckpt=last", f"data.root={mnist_root}"]
     reference = start(tmp_path, *run, f"hydra.run.dir={tmp_path / 'reference'}")  # no time limit
     sweep_dir = tmp_path / "sweep"
     limit = ["hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60"]  # about 60 s a window
@@ -153,12 +178,12 @@ def test_a_run_twice_its_time_limit_is_requeued_and_ends_as_if_never_stopped(
 
 
 def test_scancel_ends_that_job_and_the_rerun_finishes_it(
-    slurm: None, tmp_path: Path, mnist_root: Path
+    slurm: None, own_model: list[str], tmp_path: Path, mnist_root: Path
 ) -> None:
     sweep_dir = tmp_path / "sweep"
-    args = ["-m", "optimizer.lr=0.05,0.1", *MLP, "trainer.max_epochs=12", *SLURM, f"data.root={mnist_root}"]
+    args = ["-m", "optimizer.lr=0.05,0.1", "trainer.max_epochs=12", *SLURM, f"data.root={mnist_root}"]
     args.append(f"hydra.sweep.dir={sweep_dir}")
-    proc = start(tmp_path, *args)
+    proc = start(tmp_path, *own_model, *args)
     victim = sweep_dir / "lr=0.05"
     while len(read_history(victim / "metrics.csv") if (victim / "metrics.csv").is_file() else []) < 2:
         assert proc.poll() is None, proc.communicate()
@@ -175,7 +200,9 @@ def test_scancel_ends_that_job_and_the_rerun_finishes_it(
     stopped_at = len(epochs(victim))
     assert stopped_at < 12
 
-    again = run_module("train", *args, cwd=tmp_path)
+    elsewhere = tmp_path / "elsewhere"  # the re-run: from another folder, without --config-dir
+    elsewhere.mkdir()
+    again = run_module("train", *args, *own_model[2:], cwd=elsewhere)
     assert again.returncode == 0, again.stderr[-3000:]
     said = again.stdout + again.stderr
     assert "Job lr=0.1: ok in an earlier run of this sweep; not submitted." in said

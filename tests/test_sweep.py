@@ -279,8 +279,11 @@ def lr_pair_sweep(tmp_path: Path, mnist_root: Path, *extra: str) -> Path:
 
 
 def test_joblib_runs_jobs_in_parallel_without_oversubscribing(tmp_path: Path, mnist_root: Path) -> None:
+    # whole epochs: each job must outlast the seconds a joblib worker takes to import torch, or one
+    # job can end before the other worker is ready (seen once in CI, the second job 0.68 s late)
+    long_enough = ["trainer.limit_train_batches=null", "trainer.max_epochs=4"]
     sweep_dir = lr_pair_sweep(
-        tmp_path, mnist_root, "test=false", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"
+        tmp_path, mnist_root, "test=false", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *long_enough
     )
     cores = len(os.sched_getaffinity(0))
     spans = []
