@@ -72,7 +72,8 @@ def test_the_example_runs_through_every_command(project: Path, tmp_path: Path, m
     swept = [*QUICK, "trainer.max_epochs=1", "optimizer.lr=0.5,1.0", data, f"hydra.sweep.dir={sweep}"]
     done = _cli("train", "-m", "--config-dir", "conf", *swept, cwd=project, pythonpath=project)
     assert done.returncode == 0 and "2 jobs: 2 ok" in done.stdout, done.stderr[-2000:]
-    done = _cli("train", "-m", *swept, cwd=project, pythonpath=project)  # its config folder: recorded
+    # the re-run: its config folder recorded, the overrides typed in another order
+    done = _cli("train", "-m", *reversed(swept), cwd=project, pythonpath=project)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (done.stdout + done.stderr).count("in an earlier run of this sweep; skipped") == 2, done.stdout
 

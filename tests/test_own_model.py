@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.netbuild import build_net, input_error, model_class
 from mnist_exp.core.netconfig import checked_net_config
+from mnist_exp.setup.config import compose
 from mnist_exp.setup.sources import split_argv
 from mnist_exp.setup.validate import validate
 from tests.conftest import compose_cfg
@@ -115,6 +116,14 @@ def test_flags_come_first_and_job_folders_need_no_quotes() -> None:
     line = split_argv(["model=tiny", "--config-dir", "my conf", "ckpt_path=/r/lr=0.5/last.ckpt", "-m"])
     assert line.argv() == ["--config-dir", "my conf", "-m", "model=tiny", 'ckpt_path="/r/lr=0.5/last.ckpt"']
     assert line.config_dir == "my conf"
+
+
+def test_a_primary_config_of_the_users_composes_over_the_packaged_one(project: Path) -> None:
+    (project / "myconf" / "mine.yaml").write_text(
+        "defaults:\n  - config\n  - override model: tiny\n  - _self_\ntrainer:\n  max_epochs: 3\n"
+    )
+    cfg = compose("mine", ["optimizer.lr=0.5"], config_dir=str(project / "myconf"))
+    assert (cfg.model.width, cfg.trainer.max_epochs, cfg.optimizer.lr, cfg.data.pad) == (48, 3, 0.5, 2)
 
 
 def _cli(command: str, *args: str, cwd: Path, pythonpath: Path | None) -> subprocess.CompletedProcess:

@@ -30,6 +30,12 @@ def override_pairs(overrides: Sequence[object]) -> dict[str, str]:
     return dict(filter(None, (split_override(str(o)) for o in overrides)))
 
 
+def same_overrides(a: Sequence[object] | None, b: Sequence[object] | None) -> bool:
+    """Whether two command lines asked for the same job: the same overrides in any order (a user
+    re-running a sweep types them in the order that comes to mind)."""
+    return a is not None and b is not None and sorted(map(str, a)) == sorted(map(str, b))
+
+
 def job_name(overrides: Sequence[str], num: int | str = 0) -> str:
     """A job's folder (and TensorBoard run) name: its swept overrides with short keys,
     e.g. `batch_size=64,lr=0.01`. The job number is the name only when nothing varies."""

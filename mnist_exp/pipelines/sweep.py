@@ -15,7 +15,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_exp.core.errors import Interrupted, Pruned, Requeued, UserError
-from mnist_exp.core.overrides import SWEPT_ENV, shell_override
+from mnist_exp.core.overrides import SWEPT_ENV, same_overrides, shell_override
 from mnist_exp.pipelines.report import collect, print_configurations, write_report
 from mnist_exp.records.status import read_status, write_status
 from mnist_exp.setup.runtime import hydra_overrides, swept_keys
@@ -32,7 +32,8 @@ def finished_earlier(out: Path, overrides: list[str] | None) -> dict[str, Any] |
     """The status.json of a job that finished in an earlier run of this sweep with these overrides
     (a re-run skips it), else None."""
     status = read_status(out)
-    return status if status.get("status") in FINAL and status.get("overrides") == overrides else None
+    done = status.get("status") in FINAL and same_overrides(status.get("overrides"), overrides)
+    return status if done else None
 
 
 def job_result(status: dict[str, Any]) -> float | None:
@@ -118,7 +119,7 @@ def _earlier_outcome(cfg: DictConfig, out: Path, overrides: list[str] | None) ->
     status = read_status(out)
     last = out / "checkpoints" / "last.ckpt"
     if status and last.is_file() and not cfg.get("ckpt_path"):
-        if status.get("overrides") not in (None, overrides):
+        if status.get("overrides") is not None and not same_overrides(status["overrides"], overrides):
             log.error(
                 "Job %s: %s holds a job with other overrides (%s). Fix: re-run the sweep with its own "
                 "overrides, or choose a new hydra.sweep.dir.",

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.overrides import job_name
-from mnist_exp.setup.sources import searchpath_overrides
+from mnist_exp.setup.sources import config_folder, searchpath_overrides
 
 
 def conf_dir() -> str:
@@ -59,6 +59,10 @@ def compose(
     """Compose `config_name` from the packaged configs (and a user's `config_dir`, as Hydra's
     `--config-dir` adds it), as the command line would (Hydra's errors pass through; the entry
     points turn them into one message)."""
+    primary = CONF_DIR
+    if config_dir and not (Path(CONF_DIR) / f"{config_name}.yaml").is_file():
+        # a primary config of the user's (--config-name): compose looks for it in its first folder only
+        primary, config_dir = str(config_folder(config_dir)), CONF_DIR
     overrides = searchpath_overrides(list(overrides), config_dir)
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    with initialize_config_dir(config_dir=primary, version_base="1.3"):
         return hydra_compose(config_name, overrides=overrides, return_hydra_config=hydra)
