@@ -197,3 +197,27 @@ def test_searchpath_run_resumes_from_anywhere_and_its_checkpoint_rebuilds_width_
         "longer there",
     )
     assert not (elsewhere / "outputs" / "train").exists()  # eval's own folder is all it holds
+
+
+@pytest.mark.slow
+def test_trackers_show_an_own_model_like_a_built_in_one(project: Path, mnist_root: Path) -> None:
+    from mlflow.tracking import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    loggers = "logger=[tensorboard,mlflow,wandb]"
+    args = ["--config-dir", "myconf", "model=tiny", loggers, "debug=limit", "trainer.max_epochs=1"]
+    done = _cli("train", *args, f"data.root={mnist_root}", cwd=project, pythonpath=project)
+    assert done.returncode == 0, done.stderr[-2000:]
+    client = MlflowClient(f"sqlite:///{project / 'outputs' / 'mlflow.db'}")
+    [run] = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert run.data.params["model._target_"] == "mymodels.Tiny" and run.data.params["model.width"] == "48"
+    [folder] = (project / "outputs" / "train" / "runs").iterdir()
+    [record] = (folder / "wandb").glob("offline-run-*/run-*.wandb")
+    assert b"mymodels.Tiny" in record.read_bytes()  # W&B's config, in its offline run
+    acc = EventAccumulator(str(folder))
+    acc.Reload()
+    info = plugin_data_pb2.HParamsPluginData.FromString(
+        acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    ).session_start_info
+    assert info.hparams["model"].string_value == "Tiny" and info.hparams["model.width"].number_value == 48
