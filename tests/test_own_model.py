@@ -167,6 +167,11 @@ def test_searchpath_run_resumes_from_anywhere_and_its_checkpoint_rebuilds_width_
     assert json.loads((run / "status.json").read_text())["status"] == "ok"
     assert len((run / "metrics.csv").read_text().splitlines()) == 3  # header and 2 epochs
     assert OmegaConf.load(run / ".hydra" / "config.yaml").model.width == 48
+    # the folder named again, as a flag after the overrides: the same run goes on
+    done = _cli("train", f"resume={run}", "trainer.max_epochs=3", "--config-dir", str(project / "myconf"),
+                cwd=elsewhere, pythonpath=project)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len((run / "metrics.csv").read_text().splitlines()) == 4
 
     done = _cli(
         "eval",
@@ -190,12 +195,8 @@ def test_searchpath_run_resumes_from_anywhere_and_its_checkpoint_rebuilds_width_
     )
 
     (project / "myconf").rename(project / "moved")
-    done = _cli("train", f"resume={run}", "trainer.max_epochs=3", cwd=elsewhere, pythonpath=project)
-    _refused(
-        done,
-        f"was composed with the config folder {project / 'myconf'} (hydra.searchpath), which is no "
-        "longer there",
-    )
+    done = _cli("train", f"resume={run}", "trainer.max_epochs=4", cwd=elsewhere, pythonpath=project)
+    _refused(done, f"was composed with the config folder {project / 'myconf'} (--config-dir), which is no")
     assert not (elsewhere / "outputs" / "train").exists()  # eval's own folder is all it holds
 
 

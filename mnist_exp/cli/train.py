@@ -12,7 +12,7 @@ from pathlib import Path
 
 import hydra
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.cli.common import guarded, run_hydra
 from mnist_exp.core.ckpt_file import checkpoint_file
@@ -51,7 +51,8 @@ def check(cfg: DictConfig) -> None:
         instantiate(cfg.data).prepare_data()  # imports torch: only when MNIST must be fetched
     if cfg.get("ckpt_path"):
         _check_checkpoint_model(cfg)
-    if not str(cfg.model._target_).startswith("mnist_exp."):
+    target = OmegaConf.select(cfg, "model._target_")
+    if isinstance(target, str) and not target.startswith("mnist_exp."):
         _check_own_model(cfg)
 
 
@@ -75,7 +76,8 @@ def _check_own_model(cfg: DictConfig) -> None:
     (mnist-exp's own models are checked without torch, core/spec)."""
     from mnist_exp.core.netbuild import build_net, input_error  # torch: the model is the user's
 
-    error = input_error(build_net(model_config(cfg)), int(cfg.data.pad), int(cfg.module.num_classes))
+    classes = int(OmegaConf.select(cfg, "module.num_classes", default=10))
+    error = input_error(build_net(model_config(cfg)), int(cfg.data.pad), classes)
     if error:
         raise UserError(error)
 

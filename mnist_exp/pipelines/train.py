@@ -167,6 +167,8 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*smaller than the logging interval")
     # a mid-epoch checkpoint holds the weights after the step it counts: what a resume continues from
     warnings.filterwarnings("ignore", message=r".*manual optimization and every_n_train_steps")
+    # a resumed run continues in its own folder on purpose (start-up refuses anyone else's)
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
     # a machine with SLURM installed: a run outside SLURM is meant to be (hydra/launcher=slurm uses srun)
     warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system")
 
