@@ -56,6 +56,12 @@ def test_the_example_runs_through_every_command(project: Path, tmp_path: Path, m
     _refused(done, "data.pad=2: Net fails on a batch of 32x32 images")
     assert "Fix: data.pad=0 (28x28)." in done.stderr and not (project / "outputs").exists()
 
+    done = _cli(
+        "train", "-m", "--config-dir", "conf", *QUICK, "data.pad=0,2", data, cwd=project, pythonpath=project
+    )
+    _refused(done, "data.pad=2: Net fails on a batch of 32x32 images")  # in a sweep: each job's pad
+    assert not (project / "outputs").exists()
+
     done = _cli("train", "--config-dir", "conf", *QUICK, data, cwd=project, pythonpath=project)
     assert done.returncode == 0, done.stderr[-2000:]
     (run,) = (project / "outputs" / "pytorch_mnist" / "runs").iterdir()

@@ -66,6 +66,7 @@ def run_hydra(
     hydra_main: Callable[[], Any],
     check: Callable[[DictConfig], None] | None,
     usage: str,
+    check_job: Callable[[DictConfig], None] | None = None,
 ) -> None:
     """A Hydra command: its own `--help`; else check the command line (all of it, before any
     folder exists), then run."""
@@ -73,5 +74,5 @@ def run_hydra(
         print(help_text(prog, config_name, usage))
         return
     sys.argv = [sys.argv[0], *split_argv(sys.argv[1:]).argv()]  # Hydra's argparse: flags first
-    preflight(config_name, sys.argv[1:], check, prog=prog)
+    preflight(config_name, sys.argv[1:], check, prog=prog, check_job=check_job)
     hydra_main()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from mnist_exp.cli.common import guarded, run_hydra
-from mnist_exp.cli.train import check, hydra_main
+from mnist_exp.cli.train import check, check_job, hydra_main
 from mnist_exp.core.errors import UserError
 from mnist_exp.setup.guards import sweep_rerun_argv
 
@@ -64,7 +64,7 @@ def main() -> None:
     """`mnist-exp-reproduce`: checked like any training command line, then run as a multirun."""
     sys.argv = [sys.argv[0], *preset_argv(sys.argv[1:])]
     sys.argv = [sys.argv[0], *sweep_rerun_argv(sys.argv[1:])]
-    run_hydra(PROG, "config", hydra_main, check, USAGE)
+    run_hydra(PROG, "config", hydra_main, check, USAGE, check_job)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,11 @@ def check(cfg: DictConfig) -> None:
         instantiate(cfg.data).prepare_data()  # imports torch: only when MNIST must be fetched
     if cfg.get("ckpt_path"):
         _check_checkpoint_model(cfg)
+    check_job(cfg)
+
+
+def check_job(cfg: DictConfig) -> None:
+    """What each job of a sweep must pass besides the value rules: a model of the user's fits."""
     target = OmegaConf.select(cfg, "model._target_")
     if isinstance(target, str) and not target.startswith("mnist_exp."):
         _check_own_model(cfg)
@@ -98,7 +103,7 @@ def main() -> None:
     """`mnist-exp-train`: bad input is refused before Hydra makes a run folder."""
     sys.argv = [sys.argv[0], *resume_argv(sys.argv[1:])]
     sys.argv = [sys.argv[0], *sweep_rerun_argv(sys.argv[1:])]
-    run_hydra(PROG, "config", hydra_main, check, USAGE)
+    run_hydra(PROG, "config", hydra_main, check, USAGE, check_job)
 
 
 if __name__ == "__main__":

@@ -147,12 +147,18 @@ def _refuse_parts(cfg: DictConfig) -> None:
 
 
 def preflight(
-    config_name: str, argv: list[str], check: Callable[[DictConfig], None] | None = None, prog: str = ""
+    config_name: str,
+    argv: list[str],
+    check: Callable[[DictConfig], None] | None = None,
+    prog: str = "",
+    check_job: Callable[[DictConfig], None] | None = None,
 ) -> None:
     """Compose the config as Hydra will, and run `check` on it, before Hydra makes a run folder.
 
     For a sweep (`-m`, or a preset that sets hydra.mode), every swept value is checked too, each
-    in a config of its own, so a bad value fails at once instead of as one failed job among many.
+    in a config of its own, so a bad value fails at once instead of as one failed job among many
+    (`validate`, and `check_job` where the command has one: a model of the user's, tried on two
+    images, in each job's config).
     Hydra's informational flags pass through untouched.
     """
     if any(a.split("=")[0] in _HYDRA_FLAGS for a in argv):
@@ -201,3 +207,5 @@ def preflight(
             check(cfg)
         else:
             validate(cfg)
+            if check_job is not None:
+                check_job(cfg)
