@@ -80,6 +80,23 @@ def run_module(module: str, *args: str, cwd: Path, timeout: float = 600) -> subp
     )
 
 
+def run_cli(command: str, *args: str, cwd: Path, pythonpath: Path | None) -> subprocess.CompletedProcess:
+    """The installed console script, as a user types it (no folder of theirs on sys.path but
+    PYTHONPATH)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if pythonpath:
+        env["PYTHONPATH"] = str(pythonpath)
+    script = Path(sys.executable).parent / f"mnist-exp-{command}"
+    return subprocess.run([str(script), *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+
+
+def refused_plainly(done: subprocess.CompletedProcess, message: str) -> None:
+    """Exit code 2, the message, no traceback (test_errors.assert_refused also wants no outputs/)."""
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert message in done.stderr, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
 # Adam: with the seed's plain SGD at lr 0.01, LeNet sits near chance for its first epoch
 QUICK = [
     "trainer.max_epochs=2",

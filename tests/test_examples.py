@@ -15,8 +15,7 @@ import pytest
 import torch
 from torchvision import datasets, transforms
 
-from tests.conftest import REPO
-from tests.test_own_model import _cli, _refused
+from tests.conftest import REPO, refused_plainly, run_cli
 
 EXAMPLE = REPO / "examples" / "pytorch_mnist"
 QUICK = ["experiment=pytorch_mnist", "debug=limit", "callbacks.feature_maps=null"]
@@ -52,17 +51,17 @@ def accuracy_by_hand(project: Path, ckpt: Path, mnist_root: Path) -> float:
 @pytest.mark.slow
 def test_the_example_runs_through_every_command(project: Path, tmp_path: Path, mnist_root: Path) -> None:
     data = f"data.root={mnist_root}"
-    done = _cli("train", "--config-dir", "conf", "model=net", data, cwd=project, pythonpath=project)
-    _refused(done, "data.pad=2: Net fails on a batch of 32x32 images")
+    done = run_cli("train", "--config-dir", "conf", "model=net", data, cwd=project, pythonpath=project)
+    refused_plainly(done, "data.pad=2: Net fails on a batch of 32x32 images")
     assert "Fix: data.pad=0 (28x28)." in done.stderr and not (project / "outputs").exists()
 
-    done = _cli(
+    done = run_cli(
         "train", "-m", "--config-dir", "conf", *QUICK, "data.pad=0,2", data, cwd=project, pythonpath=project
     )
-    _refused(done, "data.pad=2: Net fails on a batch of 32x32 images")  # in a sweep: each job's pad
+    refused_plainly(done, "data.pad=2: Net fails on a batch of 32x32 images")  # in a sweep: each job's pad
     assert not (project / "outputs").exists()
 
-    done = _cli("train", "--config-dir", "conf", *QUICK, data, cwd=project, pythonpath=project)
+    done = run_cli("train", "--config-dir", "conf", *QUICK, data, cwd=project, pythonpath=project)
     assert done.returncode == 0, done.stderr[-2000:]
     (run,) = (project / "outputs" / "pytorch_mnist" / "runs").iterdir()
     saved = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["hyper_parameters"]
@@ -76,28 +75,28 @@ def test_the_example_runs_through_every_command(project: Path, tmp_path: Path, m
 
     sweep = project / "outputs" / "sweep"
     swept = [*QUICK, "trainer.max_epochs=1", "optimizer.lr=0.5,1.0", data, f"hydra.sweep.dir={sweep}"]
-    done = _cli("train", "-m", "--config-dir", "conf", *swept, cwd=project, pythonpath=project)
+    done = run_cli("train", "-m", "--config-dir", "conf", *swept, cwd=project, pythonpath=project)
     assert done.returncode == 0 and "2 jobs: 2 ok" in done.stdout, done.stderr[-2000:]
     # the re-run: its config folder recorded, the overrides typed in another order
-    done = _cli("train", "-m", *reversed(swept), cwd=project, pythonpath=project)
+    done = run_cli("train", "-m", *reversed(swept), cwd=project, pythonpath=project)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (done.stdout + done.stderr).count("in an earlier run of this sweep; skipped") == 2, done.stdout
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     job = sweep / "lr=0.5"
-    done = _cli("train", f"resume={job}", "trainer.max_epochs=2", cwd=elsewhere, pythonpath=project)
+    done = run_cli("train", f"resume={job}", "trainer.max_epochs=2", cwd=elsewhere, pythonpath=project)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((job / "status.json").read_text())["status"] == "ok"
     assert len((job / "metrics.csv").read_text().splitlines()) == 3  # header and 2 epochs
 
     ckpt = job / "checkpoints" / "last.ckpt"
-    done = _cli("eval", f"ckpt_path={ckpt}", data, cwd=elsewhere, pythonpath=project)  # no quotes needed
+    done = run_cli("eval", f"ckpt_path={ckpt}", data, cwd=elsewhere, pythonpath=project)  # no quotes needed
     assert done.returncode == 0, done.stderr[-2000:]
     shown = float(re.search(r"test/acc: ([\d.]+)%", done.stdout).group(1))
     assert shown == round(accuracy_by_hand(project, ckpt, mnist_root), 2)
 
-    done = _cli(
+    done = run_cli(
         "predict",
         f"ckpt_path={ckpt}",
         f"images={REPO / 'docs' / 'sample_0.png'}",

@@ -5,8 +5,6 @@ again (resume from another folder, a moved folder refused)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from mnist_exp.core.netconfig import checked_net_config
 from mnist_exp.setup.config import compose
 from mnist_exp.setup.sources import split_argv
 from mnist_exp.setup.validate import validate
-from tests.conftest import compose_cfg
+from tests.conftest import compose_cfg, refused_plainly, run_cli
 
 TINY = """
 import torch
@@ -126,29 +124,13 @@ def test_a_primary_config_of_the_users_composes_over_the_packaged_one(project: P
     assert (cfg.model.width, cfg.trainer.max_epochs, cfg.optimizer.lr, cfg.data.pad) == (48, 3, 0.5, 2)
 
 
-def _cli(command: str, *args: str, cwd: Path, pythonpath: Path | None) -> subprocess.CompletedProcess:
-    """The installed console script, as a user types it (no folder of theirs on sys.path but
-    PYTHONPATH)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    if pythonpath:
-        env["PYTHONPATH"] = str(pythonpath)
-    script = Path(sys.executable).parent / f"mnist-exp-{command}"
-    return subprocess.run([str(script), *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
-
-
-def _refused(done: subprocess.CompletedProcess, message: str) -> None:
-    assert done.returncode == 2, done.stderr[-2000:]
-    assert message in done.stderr, done.stderr
-    assert "Traceback" not in done.stdout + done.stderr
-
-
 @pytest.mark.slow
 def test_searchpath_run_resumes_from_anywhere_and_its_checkpoint_rebuilds_width_48(
     project: Path, tmp_path: Path, mnist_root: Path
 ) -> None:
     quick = ["model=tiny", "debug=limit", "trainer.max_epochs=1", f"data.root={mnist_root}"]
     run = project / "outputs" / "run"
-    done = _cli(
+    done = run_cli(
         "train",
         "hydra.searchpath=[file://myconf]",
         *quick,
@@ -162,18 +144,18 @@ def test_searchpath_run_resumes_from_anywhere_and_its_checkpoint_rebuilds_width_
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    done = _cli("train", f"resume={run}", "trainer.max_epochs=2", cwd=elsewhere, pythonpath=project)
+    done = run_cli("train", f"resume={run}", "trainer.max_epochs=2", cwd=elsewhere, pythonpath=project)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((run / "status.json").read_text())["status"] == "ok"
     assert len((run / "metrics.csv").read_text().splitlines()) == 3  # header and 2 epochs
     assert OmegaConf.load(run / ".hydra" / "config.yaml").model.width == 48
     # the folder named again, as a flag after the overrides: the same run goes on
-    done = _cli("train", f"resume={run}", "trainer.max_epochs=3", "--config-dir", str(project / "myconf"),
+    done = run_cli("train", f"resume={run}", "trainer.max_epochs=3", "--config-dir", str(project / "myconf"),
                 cwd=elsewhere, pythonpath=project)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert len((run / "metrics.csv").read_text().splitlines()) == 4
 
-    done = _cli(
+    done = run_cli(
         "eval",
         f"ckpt_path={run}/checkpoints/last.ckpt",
         f"data.root={mnist_root}",
@@ -181,22 +163,24 @@ def test_searchpath_run_resumes_from_anywhere_and_its_checkpoint_rebuilds_width_
         pythonpath=project,
     )
     assert done.returncode == 0 and "test/acc: " in done.stdout, done.stderr[-2000:]
-    done = _cli(
+    done = run_cli(
         "eval",
         f"ckpt_path={run}/checkpoints/last.ckpt",
         f"data.root={mnist_root}",
         cwd=elsewhere,
         pythonpath=None,
     )
-    _refused(
+    refused_plainly(
         done,
         "Python finds no module 'mymodels'. Fix: put the folder that holds mymodels/ or mymodels.py on "
         "PYTHONPATH",
     )
 
     (project / "myconf").rename(project / "moved")
-    done = _cli("train", f"resume={run}", "trainer.max_epochs=4", cwd=elsewhere, pythonpath=project)
-    _refused(done, f"was composed with the config folder {project / 'myconf'} (--config-dir), which is no")
+    done = run_cli("train", f"resume={run}", "trainer.max_epochs=4", cwd=elsewhere, pythonpath=project)
+    refused_plainly(
+        done, f"was composed with the config folder {project / 'myconf'} (--config-dir), which is no"
+    )
     assert not (elsewhere / "outputs" / "train").exists()  # eval's own folder is all it holds
 
 
@@ -208,7 +192,7 @@ def test_trackers_show_an_own_model_like_a_built_in_one(project: Path, mnist_roo
 
     loggers = "logger=[tensorboard,mlflow,wandb]"
     args = ["--config-dir", "myconf", "model=tiny", loggers, "debug=limit", "trainer.max_epochs=1"]
-    done = _cli("train", *args, f"data.root={mnist_root}", cwd=project, pythonpath=project)
+    done = run_cli("train", *args, f"data.root={mnist_root}", cwd=project, pythonpath=project)
     assert done.returncode == 0, done.stderr[-2000:]
     client = MlflowClient(f"sqlite:///{project / 'outputs' / 'mlflow.db'}")
     [run] = client.search_runs([e.experiment_id for e in client.search_experiments()])

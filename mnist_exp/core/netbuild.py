@@ -37,28 +37,31 @@ def _import_error(target: str, module: str, err: Exception) -> UserError:
     )
 
 
+def _import(target: str, name: str) -> Any:
+    """The module `name` (a prefix of `target`), or None when no module of that name exists."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name == name and "." in name:
+            return None  # not a module: the caller reports the missing name
+        raise _import_error(target, name, err) from None
+    except Exception as err:
+        raise _import_error(target, name, err) from None
+
+
 def model_class(target: str) -> type[nn.Module]:
     """The class `target` names (e.g. `mymodels.Net`): its modules imported by name, then each
     attribute looked up; anything but a subclass of `torch.nn.Module` is refused, never called."""
     parts = target.split(".")
-    obj: Any = None
-    for i in range(1, len(parts) + 1):
-        name = ".".join(parts[:i])
-        if obj is not None and hasattr(obj, parts[i - 1]):
-            obj = getattr(obj, parts[i - 1])
-            continue
-        if obj is not None and not inspect.ismodule(obj):
-            raise UserError(
-                f"_target_ {target}: {'.'.join(parts[: i - 1])} has no {parts[i - 1]}. {_SPELLING}"
-            )
-        try:
-            obj = importlib.import_module(name)
-        except Exception as err:
-            if i > 1 and isinstance(err, ModuleNotFoundError) and err.name == name:
-                raise UserError(
-                    f"_target_ {target}: module {'.'.join(parts[: i - 1])} has no {parts[i - 1]}. {_SPELLING}"
-                ) from None
-            raise _import_error(target, name, err) from None
+    obj: Any = _import(target, parts[0])
+    for i, part in enumerate(parts[1:], start=2):
+        found = getattr(obj, part, None)
+        if found is None and inspect.ismodule(obj):
+            found = _import(target, ".".join(parts[:i]))
+        if found is None:
+            where = f"{'module ' if inspect.ismodule(obj) else ''}{'.'.join(parts[: i - 1])}"
+            raise UserError(f"_target_ {target}: {where} has no {part}. {_SPELLING}")
+        obj = found
     if not (inspect.isclass(obj) and issubclass(obj, nn.Module)):
         what = "a module" if inspect.ismodule(obj) else f"a {type(obj).__name__}"
         raise UserError(f"_target_ {target} is {what}, not a torch.nn.Module class. {FIX}")
@@ -99,10 +102,9 @@ def input_error(net: nn.Module, pad: int, num_classes: int) -> str | None:
         return None
 
     error = problem(pad)
-    net.train()
+    fits = [p for p in range(5) if p != pad and problem(p) is None] if error else []
+    net.train()  # as it was built
     if error is None:
         return None
-    fits = [p for p in range(5) if p != pad and problem(p) is None]
-    net.train()
     fix = " or ".join(f"data.pad={p} ({spec.image_side(p)}x{spec.image_side(p)})" for p in fits)
     return f"data.pad={pad}: {error}. Fix: {fix or 'a model whose first layers take MNIST images'}."

@@ -49,8 +49,6 @@ def run_hparams(cfg: Any, overrides: Sequence[str] | None = None) -> dict[str, A
         "model",
         "optimizer",
         "scheduler",
-        "model.activation",
-        "model.hidden",
     }
     for key, _ in filter(None, map(split_override, map(str, overrides or ()))):
         if key in covered or key.startswith(NOT_IN_NAME):
