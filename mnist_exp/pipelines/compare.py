@@ -15,7 +15,13 @@ from omegaconf import OmegaConf
 
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.overrides import override_pairs
-from mnist_exp.pipelines.report import print_configurations, print_table, read_job, write_report
+from mnist_exp.pipelines.report import (
+    print_configurations,
+    print_environment,
+    print_table,
+    read_job,
+    write_report,
+)
 from mnist_exp.records.hparams import is_location
 from mnist_exp.records.status import job_folders
 from mnist_exp.records.tables import markdown_table, percent
@@ -117,6 +123,7 @@ def compare(sources: list[Path], out: Path, metric: str) -> list[dict[str, Any]]
     print_table(jobs, metric)
     if configurations:
         print_configurations(configurations, metric)
+    print_environment(jobs)
     shown = ", ".join(keys) or "nothing: the runs share one config"
     print(f"{len(jobs)} runs; what differs: {shown}. Wrote {out / 'report.md'} and curves.png.")
     return jobs

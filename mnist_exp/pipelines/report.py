@@ -25,6 +25,7 @@ from mnist_exp.pipelines.summary import (
     write_summary,
 )
 from mnist_exp.pipelines.sweep_figures import curves, heatmap
+from mnist_exp.records import provenance
 from mnist_exp.records.history import read_history
 from mnist_exp.records.lock import holder
 from mnist_exp.records.status import OUTCOMES, job_folders, outcome, read_status
@@ -142,8 +143,26 @@ def write_report(
     order = [row["config"] for row in configurations]
     if curves(jobs, out / "curves.png", keys if seeds else None, order, _references(jobs)):
         lines.append("![curves](curves.png)\n")
+    lines += _environment_lines(jobs)
     (out / "report.md").write_text("\n".join(lines))
     return jobs, configurations if seeds else None
+
+
+def _environment_lines(jobs: list[dict[str, Any]]) -> list[str]:
+    """report.md's table of what differs in the runs' environments (provenance.json), if anything."""
+    keys, rows = provenance.varying([j["folder"] for j in jobs])
+    if not keys:
+        return []
+    cells = [[j["name"], *(r[k] for k in keys)] for j, r in zip(jobs, rows, strict=True)]
+    table = markdown_table(["run", *keys], cells)
+    return ["## What differs in the environment\n", table, ""]
+
+
+def print_environment(jobs: Sequence[dict[str, Any]]) -> None:
+    """One line naming what differs between the runs' environments; nothing when nothing does."""
+    keys, rows = provenance.varying([j["folder"] for j in jobs])
+    if keys:
+        print("Environment differs: " + "; ".join(provenance.spread(keys, rows)))
 
 
 def _report_lines(jobs: list[dict[str, Any]], out: Path, metric: str) -> list[str]:
@@ -202,6 +221,7 @@ def report(sweep_dir: Path, metric: str = "val/acc_best") -> list[dict[str, Any]
     print_table(jobs, metric)
     if configurations:
         print_configurations(configurations, metric)
+    print_environment(jobs)
     print(
         f"Wrote {sweep_dir / 'report.md'}, results.csv, summary.csv, heatmap.png (if batch size and lr "
         "varied), curves.png"

@@ -30,7 +30,10 @@ from mnist_exp.pipelines.stopping import SafeStop, stops_safely
 from mnist_exp.records.callbacks import AtomicCheckpointIO, StepProgressBar
 from mnist_exp.records.hparams import log_hparams
 from mnist_exp.records.lock import run_lock
+from mnist_exp.records.machine import record_provenance
+from mnist_exp.records.provenance import data_record
 from mnist_exp.records.status import read_status, write_status
+from mnist_exp.records.trackers import Tracker
 from mnist_exp.setup.checks import missing_package
 from mnist_exp.setup.runtime import hydra_overrides, in_multirun, steps_per_call, torch_threads
 from mnist_exp.setup.validate import validate
@@ -137,6 +140,8 @@ def _train(cfg: DictConfig, output_dir: Path, extra_callbacks: list[pl.Callback]
         for lg in loggers:
             lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
         log_hparams(loggers, cfg, hydra_overrides())
+        data = data_record(cfg.data.root, bool(cfg.data.get("verify"))) if cfg.data.get("root") else {}
+        record_provenance(output_dir, trainer, data, Path(cfg.paths.log_dir), loggers)
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
         _fit(trainer, model, datamodule, cfg.get("ckpt_path"), status, output_dir)
@@ -205,10 +210,10 @@ def _status_writer(cfg: DictConfig, output_dir: Path, started: float, loggers: l
         wall = float(previous.get("wall_s") or 0.0) + time.time() - started
         write_status(output_dir, state, wall_s=round(wall, 2), **info, **more)
         for logger in loggers:
-            if hasattr(logger, "record_status"):
+            if isinstance(logger, Tracker):
                 logger.record_status(state)
-            if state != "running" and hasattr(logger, "log_pictures"):
-                logger.log_pictures()
+                if state != "running":
+                    logger.log_pictures()
 
     return status
 

@@ -19,6 +19,7 @@ from mlflow.entities import Param
 from pytorch_lightning.loggers import MLFlowLogger
 from pytorch_lightning.utilities import rank_zero_only
 
+from mnist_exp.records import provenance
 from mnist_exp.records.hparams import PICTURES, flat_params
 
 PARENT_ENV = "MNIST_EXP_MLFLOW_PARENT"  # set by the sweep for its jobs: the parent run's id
@@ -82,6 +83,31 @@ class MLflowRun(MLFlowLogger):
     def record_status(self, status: str) -> None:
         """The word status.json says, as the run's `mnist_exp.status` tag."""
         self.experiment.set_tag(self.run_id, "mnist_exp.status", status)
+
+    @rank_zero_only
+    def record_provenance(self, run_dir: Path, entry: dict[str, Any]) -> None:
+        """MLflow's own source tags (the commit of the user's git tree, else of mnist-exp's
+        checkout), a few of mnist-exp's, and provenance.json, its patches and the package list."""
+        git = entry.get("git") or {}
+        code = entry.get("mnist_exp") or {}
+        ours = bool(git.get("commit"))  # a git tree of the user's, else mnist-exp's checkout
+        commit, branch = (git.get("commit"), git.get("branch")) if ours else (code.get("commit"), None)
+        tags = {
+            "mlflow.source.type": "LOCAL",
+            "mlflow.source.name": " ".join(entry.get("command") or [])[:500],
+            "mlflow.source.git.commit": commit,
+            "mlflow.source.git.branch": branch,
+            "mnist_exp.version": code.get("version"),
+            "mnist_exp.git_dirty": str(bool(git.get("dirty"))).lower() if ours else None,
+            "mnist_exp.device": (entry.get("device") or {}).get("name"),
+            "mnist_exp.torch": (entry.get("torch") or {}).get("version"),
+        }
+        for key, value in tags.items():
+            if value:
+                self.experiment.set_tag(self.run_id, key, value)
+        for path in sorted(run_dir.glob("provenance*")):
+            self.experiment.log_artifact(self.run_id, str(path), "provenance")
+        self.experiment.log_text(self.run_id, provenance.requirements(entry), "provenance/requirements.txt")
 
     @rank_zero_only
     def log_pictures(self) -> None:

@@ -15,6 +15,7 @@ from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
 from mnist_exp.core.overrides import SWEPT_ENV
+from mnist_exp.records import provenance
 from mnist_exp.records.hparams import PICTURES, flat_params
 
 # where W&B keeps its own logs, cache and settings; unless the user chose them, inside the run
@@ -50,6 +51,17 @@ class WandbRun(WandbLogger):
     def record_status(self, status: str) -> None:
         """The word status.json says, in the run's summary as `mnist_exp.status`."""
         self.experiment.summary["mnist_exp.status"] = status
+
+    @rank_zero_only
+    def record_provenance(self, run_dir: Path, entry: dict[str, Any]) -> None:
+        """W&B records its own metadata (host, program, git, requirements.txt); mnist-exp's items
+        go into the run's config under `provenance.`, and provenance.json and patches into its files."""
+        shown = {
+            f"provenance.{k}": v for k, v in provenance.items(entry).items() if k not in entry["packages"]
+        }
+        self.experiment.config.update(shown, allow_val_change=True)
+        for path in sorted(run_dir.glob("provenance*")):  # W&B writes its own requirements.txt
+            self.experiment.save(str(path), base_path=str(run_dir), policy="now")
 
     @rank_zero_only
     def log_pictures(self) -> None:

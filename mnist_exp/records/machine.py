@@ -1,0 +1,56 @@
+"""What torch and the device report, for the run's provenance, and the provenance shared with the
+run's trackers: torch is imported here (the training stack has it already); the record itself is
+written by the torch-free records/provenance.py."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from mnist_exp.records import provenance
+from mnist_exp.records.trackers import Tracker
+
+log = logging.getLogger("mnist_exp.train")
+
+
+def machine(trainer: pl.Trainer) -> dict[str, Any]:
+    """torch's build and the device the run trains on, with its threads."""
+    root = trainer.strategy.root_device
+    name = torch.cuda.get_device_name(root) if root.type == "cuda" else provenance.cpu_name()
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return {
+        "torch": {"version": torch.__version__, "cuda": torch.version.cuda, "cudnn": cudnn},
+        "device": {
+            "type": str(root),
+            "name": name,
+            "devices": trainer.num_devices,
+            "threads": torch.get_num_threads(),
+            "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        },
+    }
+
+
+def record_provenance(
+    run_dir: Path, trainer: pl.Trainer, data: dict[str, Any], log_dir: Path, loggers: list[Any]
+) -> None:
+    """Append this start to provenance.json; on a resume or requeue, one line saying what differs
+    from the first start; the trackers get the first start."""
+    entry, patch = provenance.collect(machine(trainer), data, leave_out=log_dir)
+    starts = provenance.record(run_dir, entry, patch)
+    if len(starts) > 1:
+        changed = provenance.differences(starts[0], starts[-1])
+        if changed:
+            log.info("This start's environment differs from the run's first: %s", "; ".join(changed))
+    for logger in loggers:
+        if isinstance(logger, Tracker):
+            logger.record_provenance(run_dir, starts[0])
+        elif isinstance(logger, TensorBoardLogger):
+            text = "  \n".join(provenance.lines(starts[-1]))
+            logger.experiment.add_text("provenance", text, global_step=len(starts) - 1)

@@ -1,0 +1,248 @@
+"""`provenance.json`: what code and environment produced a run, written at its start and once more
+at every resume or requeue (each start appended, the first never lost), beside `provenance.patch`
+(the uncommitted changes of the git tree the command ran in).
+
+Torch-free and quick (about 20 ms, docs/performance.md): installed versions are read from the
+distributions' folder names (`torch-2.14.1.dist-info`, what `pip freeze` lists) without running pip
+or parsing every METADATA file; git runs two or three plumbing commands. What torch and the device
+report comes from the caller (records/machine.py), which has torch imported already. Nothing secret
+goes in: no environment variables wholesale, and a password in a URL on the command line is masked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import mnist_exp
+from mnist_exp.core.idx import FILES
+
+FILE = "provenance.json"
+PATCH = "provenance.patch"
+PATCH_CAP = 1 << 20  # bytes of a diff kept; a bigger one is cut there and says so
+SLURM_VARS = {
+    "job_id": "SLURM_JOB_ID",
+    "array_job_id": "SLURM_ARRAY_JOB_ID",
+    "array_task_id": "SLURM_ARRAY_TASK_ID",
+    "node": "SLURMD_NODENAME",
+    "restart_count": "SLURM_RESTART_COUNT",
+    "partition": "SLURM_JOB_PARTITION",
+}
+
+
+def packages() -> dict[str, str]:
+    """{distribution: version} of everything importable, from the `.dist-info` folder names."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = [e.name for e in os.scandir(entry or ".") if e.name.endswith(".dist-info")]
+        except OSError:
+            continue
+        for name in names:
+            dist, _, version = name[: -len(".dist-info")].partition("-")
+            found.setdefault(re.sub(r"[-_.]+", "-", dist).lower(), version)
+    return dict(sorted(found.items()))
+
+
+def _git(folder: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def git_state(folder: Path, leave_out: Path | None = None) -> tuple[dict[str, Any], str]:
+    """The git work tree holding `folder`: commit, branch, dirty, and the uncommitted diff of its
+    tracked files (untracked files are named, as W&B's diff.patch does). `leave_out` (the runs' own
+    log folder, when it lies inside the tree) does not make it dirty."""
+    root = (_git(folder, "rev-parse", "--show-toplevel") or "").strip()
+    if not root:
+        why = "git is not installed" if _git(Path("/"), "--version") is None else "not in a git work tree"
+        return {"folder": str(folder), "note": why}, ""
+    spec = ["--", ":/", *_exclude(Path(root), leave_out)]
+    status = _git(folder, "status", "--porcelain=v2", "--branch", *spec) or ""
+    head = dict(re.findall(r"^# branch\.(\w+) (.*)$", status, re.M))
+    changed = [line.split()[-1] for line in status.splitlines() if line[:1] in "12u"]
+    untracked = [line[2:] for line in status.splitlines() if line.startswith("? ")]
+    info = {
+        "root": root,
+        "commit": head.get("oid"),
+        "branch": head.get("head"),
+        "dirty": bool(changed or untracked),
+        "changed": changed[:50],
+        "untracked": untracked[:50],
+    }
+    return info, (_git(folder, "diff", "HEAD", *spec) or "") if changed else ""
+
+
+def _exclude(root: Path, leave_out: Path | None) -> list[str]:
+    if leave_out is None:
+        return []
+    try:
+        return [f":(top,exclude){leave_out.resolve().relative_to(Path(root).resolve())}"]
+    except ValueError:  # outside the tree
+        return []
+
+
+def code_source() -> dict[str, Any]:
+    """Where mnist-exp itself was imported from: an installed wheel, or a checkout (editable or on
+    PYTHONPATH) and that checkout's commit."""
+    package = Path(mnist_exp.__file__).resolve().parent
+    info: dict[str, Any] = {"version": mnist_exp.__version__, "path": str(package)}
+    if "site-packages" in package.parts or "dist-packages" in package.parts:
+        return {**info, "source": "wheel"}
+    git, _ = git_state(package.parent)
+    return {**info, "source": "checkout", **{k: git.get(k) for k in ("commit", "dirty", "note") if k in git}}
+
+
+def _command() -> list[str]:
+    """The command line, with a password in a URL (`https://user:secret@host`) masked."""
+    return [re.sub(r"(://[^/:@\s]+):[^@/\s]+@", r"\1:***@", word) for word in sys.argv]
+
+
+def data_record(root: str | Path, verified: bool) -> dict[str, Any]:
+    """Where MNIST was read, and its files' SHA-256 (the official ones, checked at load)."""
+    folder = Path(root).expanduser().resolve() / "MNIST" / "raw"
+    sums = {name: spec[3] for name, spec in FILES.items()} if verified else None
+    return {"folder": str(folder), "sha256_verified": verified, "sha256": sums}
+
+
+def cpu_name() -> str:
+    """The CPU model as the kernel names it (platform.processor() says only 'x86_64' on Linux)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def collect(
+    machine: dict[str, Any], data: dict[str, Any], leave_out: Path | None
+) -> tuple[dict[str, Any], str]:
+    """One start's record, and the uncommitted diff of the git tree the command runs in."""
+    cwd = Path.cwd()
+    git, patch = git_state(cwd, leave_out)
+    entry = {
+        "recorded": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "mnist_exp": code_source(),
+        "git": git,
+        "python": {"version": platform.python_version(), "executable": sys.executable},
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "command": _command(),
+        "cwd": str(cwd),
+        "slurm": {k: os.environ[v] for k, v in SLURM_VARS.items() if v in os.environ} or None,
+        **machine,
+        "data": data,
+        "packages": packages(),
+    }
+    return entry, patch
+
+
+def read_starts(run_dir: Path) -> list[dict[str, Any]]:
+    """Every start's record, the first first; [] for a run made before provenance was recorded."""
+    try:
+        return list(json.loads((run_dir / FILE).read_text()).get("starts") or [])
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
+def record(run_dir: Path, entry: dict[str, Any], patch: str) -> list[dict[str, Any]]:
+    """Append this start to provenance.json (written then renamed), its diff beside it; return
+    every start so far."""
+    starts = read_starts(run_dir)
+    entry = {"start": len(starts) + 1, **entry}
+    if patch:
+        name = PATCH if not starts else f"provenance.{len(starts) + 1}.patch"
+        data = patch.encode()
+        if len(data) > PATCH_CAP:
+            data = data[:PATCH_CAP] + f"\n# cut here: the diff has {len(data)} bytes\n".encode()
+        (run_dir / name).write_bytes(data)
+        entry["git"] = {**entry["git"], "patch": name, "patch_bytes": len(patch.encode())}
+    starts.append(entry)
+    tmp = run_dir / f".{FILE}.tmp"
+    tmp.write_text(json.dumps({"format": 1, "starts": starts}, indent=1, default=str))
+    os.replace(tmp, run_dir / FILE)
+    return starts
+
+
+def items(entry: dict[str, Any], packages: bool = True) -> dict[str, str]:
+    """What a start ran with, as comparable words: the code, the interpreter, torch's build, the
+    device, and each installed package's version."""
+    code, git = entry.get("mnist_exp") or {}, entry.get("git") or {}
+    torch, device = entry.get("torch") or {}, entry.get("device") or {}
+    out = {
+        "mnist-exp code": " ".join(filter(None, [code.get("version"), code.get("source"), _commit(code)])),
+        "commit": _commit(git) or str(git.get("note", "")),
+        "python": str((entry.get("python") or {}).get("version", "")),
+        "torch build": f"CUDA {torch.get('cuda') or 'none'}, cuDNN {torch.get('cudnn') or 'none'}",
+        "device": f"{device.get('name', '')} ({device.get('type', '?')})" if device else "",
+        "threads": str(device.get("threads", "")),
+    }
+    out = {k: v for k, v in out.items() if v}
+    return {**out, **(entry.get("packages") or {})} if packages else out
+
+
+def _commit(git: dict[str, Any]) -> str:
+    commit = str(git.get("commit") or "")[:10]
+    return f"{commit} (dirty)" if commit and git.get("dirty") else commit
+
+
+def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """`torch 2.14.1 vs 2.5.1`, `commit 3f2a… (dirty) vs 9c1b…`: each item that differs."""
+    first, second = items(a), items(b)
+    keys = list(dict.fromkeys([*first, *second]))
+    return [
+        f"{k} {first.get(k, 'absent')} vs {second.get(k, 'absent')}"
+        for k in keys
+        if first.get(k) != second.get(k)
+    ]
+
+
+def lines(entry: dict[str, Any]) -> list[str]:
+    """The record in one line per item (TensorBoard's text tab), the package list by count."""
+    shown = items(entry, packages=False)
+    shown["host"] = str(entry.get("host", ""))
+    shown["command"] = " ".join(entry.get("command") or [])
+    if entry.get("slurm"):
+        shown["slurm"] = ", ".join(f"{k} {v}" for k, v in entry["slurm"].items())
+    shown["data"] = str((entry.get("data") or {}).get("folder", ""))
+    shown["packages"] = f"{len(entry.get('packages') or {})} (in provenance.json)"
+    return [f"{k}: {v}" for k, v in shown.items()]
+
+
+def requirements(entry: dict[str, Any]) -> str:
+    """The package list as `pip freeze` writes it."""
+    return "".join(f"{name}=={version}\n" for name, version in (entry.get("packages") or {}).items())
+
+
+def varying(folders: list[Path]) -> tuple[list[str], list[dict[str, str]]]:
+    """The items of the runs' first starts that are not the same in every run that recorded them,
+    and each run's values of them (`(not recorded)` for a run made before provenance existed)."""
+    values = []
+    for folder in folders:
+        starts = read_starts(folder)
+        values.append(items(starts[0]) if starts else {})
+    recorded = [v for v in values if v]
+    keys = list(dict.fromkeys(k for v in recorded for k in v))
+    keys = [k for k in keys if len({v.get(k, "absent") for v in recorded}) > 1]
+    return keys, [{k: v.get(k, "absent") if v else "(not recorded)" for k in keys} for v in values]
+
+
+def spread(keys: list[str], rows: list[dict[str, str]]) -> list[str]:
+    """`torch 2.14.1 vs 2.5.1`: each varying item with its distinct values, in the runs' order."""
+    return [f"{k} {' vs '.join(dict.fromkeys(r[k] for r in rows))}" for k in keys]

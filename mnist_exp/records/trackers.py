@@ -1,0 +1,21 @@
+"""What mnist-exp's own trackers (MLflow, W&B) add to Lightning's logger interface, declared once:
+the run's status word, its pictures, and what produced it. The training pipeline talks to them
+through this, never by probing for a method."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    def record_status(self, status: str) -> None:
+        """The word status.json says, as the tracker shows a run's state."""
+
+    def log_pictures(self) -> None:
+        """The run folder's pictures, copied into the tracker once the run has ended."""
+
+    def record_provenance(self, run_dir: Path, entry: dict[str, Any]) -> None:
+        """What produced the run (provenance.json's first start), in the tracker's own fields,
+        plus provenance.json, the patch and the package list as files."""
