@@ -17,11 +17,13 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_exp.cli.common import guarded, run_hydra
 from mnist_exp.core.ckpt_file import checkpoint_file
 from mnist_exp.core.errors import UserError
+from mnist_exp.pipelines.verification import verify
 from mnist_exp.setup.checks import check_accelerator, data_needs_download
 from mnist_exp.setup.config import CONF_DIR
 from mnist_exp.setup.guards import resume_argv, sweep_rerun_argv, used_folder_error
 from mnist_exp.setup.runtime import in_multirun
 from mnist_exp.setup.validate import model_config, validate
+from mnist_exp.setup.verify import verify_argv
 
 PROG = "mnist-exp-train"
 USAGE = """\
@@ -32,7 +34,8 @@ Train a classifier on MNIST, then test it; every run gets its own folder under o
   mnist-exp-train experiment=seed_mlp               the seed's MLP experiment (30 epochs)
   mnist-exp-train model=mlp optimizer.lr=0.1 debug=limit
   mnist-exp-train -m data.batch_size=64,128 optimizer.lr=0.01,0.1     a sweep
-  mnist-exp-train resume=outputs/train/runs/<run>   continue a stopped run"""
+  mnist-exp-train resume=outputs/train/runs/<run>   continue a stopped run
+  mnist-exp-train verify=outputs/train/runs/<run>   run it again: does it reproduce? (verify.epochs=2)"""
 MODEL_OPTION = {"LeNet5": "lenet", "MLP": "mlp"}
 
 
@@ -101,9 +104,20 @@ def hydra_main(cfg: DictConfig) -> float | None:
 @guarded
 def main() -> None:
     """`mnist-exp-train`: bad input is refused before Hydra makes a run folder."""
-    sys.argv = [sys.argv[0], *resume_argv(sys.argv[1:])]
+    argv, verification = verify_argv(sys.argv[1:])
+    sys.argv = [sys.argv[0], *resume_argv(argv)]
     sys.argv = [sys.argv[0], *sweep_rerun_argv(sys.argv[1:])]
-    run_hydra(PROG, "config", hydra_main, check, USAGE, check_job)
+    if verification is None:
+        run_hydra(PROG, "config", hydra_main, check, USAGE, check_job)
+        return
+    try:
+        run_hydra(PROG, "config", hydra_main, check, USAGE, check_job)
+        code = 0
+    except SystemExit as stop:  # a failed job of a re-run sweep: the other jobs still compare
+        if not verification.rerun.is_dir():
+            raise
+        code = stop.code
+    sys.exit(0 if verify(verification) and not code else 1)
 
 
 if __name__ == "__main__":

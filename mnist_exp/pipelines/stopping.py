@@ -136,3 +136,16 @@ def stops_safely(stop: SafeStop) -> Iterator[None]:
     finally:
         for signum, handler in stop.handlers.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
+class StopAfterEpochs(pl.Callback):
+    """`stop_after_epochs=N`: the fit ends after N epochs, while everything planned over
+    trainer.max_epochs (a cosine schedule) stays as it was: the first N epochs of the full run,
+    exactly (`verify.epochs=N` re-runs a run's beginning this way)."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch + 1 >= self.epochs:
+            trainer.should_stop = True

@@ -26,7 +26,7 @@ from mnist_exp.core.checkpoint import WEIGHTS_ONLY, checkpoint_epoch
 from mnist_exp.core.errors import Diverged, Interrupted, Pruned, Requeued, raised_in_rank
 from mnist_exp.core.overrides import shell_override
 from mnist_exp.pipelines.ranks import EndProcessGroup, end_process_group
-from mnist_exp.pipelines.stopping import SafeStop, stops_safely
+from mnist_exp.pipelines.stopping import SafeStop, StopAfterEpochs, stops_safely
 from mnist_exp.records.callbacks import AtomicCheckpointIO, StepProgressBar
 from mnist_exp.records.hparams import log_hparams
 from mnist_exp.records.lock import run_lock
@@ -71,6 +71,8 @@ def build_trainer(cfg: DictConfig, loggers: list[Any], extra: list[pl.Callback],
     """The Trainer; with k mini-batches per Lightning step the loader applies limit_train_batches
     (in mini-batches) and per-step logging is every log_every_n_steps mini-batches, in whole calls."""
     callbacks = [*build_callbacks(cfg, has_logger=bool(loggers)), *extra, SafeStop(), EndProcessGroup()]
+    if cfg.get("stop_after_epochs"):
+        callbacks.append(StopAfterEpochs(int(cfg.stop_after_epochs)))
     bar = show_progress_bar(cfg)
     if not bar:
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]

@@ -42,7 +42,7 @@ def record_provenance(
 ) -> None:
     """Append this start to provenance.json; on a resume or requeue, one line saying what differs
     from the first start; the trackers get the first start."""
-    entry, patch = provenance.collect(machine(trainer), data, leave_out=log_dir)
+    entry, patch = provenance.collect(machine(trainer), data, leave_out=(log_dir, run_dir))
     starts = provenance.record(run_dir, entry, patch)
     if len(starts) > 1:
         changed = provenance.differences(starts[0], starts[-1])

@@ -62,10 +62,10 @@ def _git(folder: Path, *args: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def git_state(folder: Path, leave_out: Path | None = None) -> tuple[dict[str, Any], str]:
+def git_state(folder: Path, leave_out: tuple[Path, ...] = ()) -> tuple[dict[str, Any], str]:
     """The git work tree holding `folder`: commit, branch, dirty, and the uncommitted diff of its
-    tracked files (untracked files are named, as W&B's diff.patch does). `leave_out` (the runs' own
-    log folder, when it lies inside the tree) does not make it dirty."""
+    tracked files (untracked files are named, as W&B's diff.patch does). What lies in `leave_out`
+    (the runs' log folder and the run's own, when inside the tree) does not make it dirty."""
     root = (_git(folder, "rev-parse", "--show-toplevel") or "").strip()
     if not root:
         why = "git is not installed" if _git(Path("/"), "--version") is None else "not in a git work tree"
@@ -86,13 +86,9 @@ def git_state(folder: Path, leave_out: Path | None = None) -> tuple[dict[str, An
     return info, (_git(folder, "diff", "HEAD", *spec) or "") if changed else ""
 
 
-def _exclude(root: Path, leave_out: Path | None) -> list[str]:
-    if leave_out is None:
-        return []
-    try:
-        return [f":(top,exclude){leave_out.resolve().relative_to(Path(root).resolve())}"]
-    except ValueError:  # outside the tree
-        return []
+def _exclude(root: Path, leave_out: tuple[Path, ...]) -> list[str]:
+    inside = [p.resolve() for p in leave_out if p.resolve().is_relative_to(root.resolve())]
+    return [f":(top,exclude){p.relative_to(root.resolve())}" for p in inside]
 
 
 def code_source() -> dict[str, Any]:
@@ -131,7 +127,7 @@ def cpu_name() -> str:
 
 
 def collect(
-    machine: dict[str, Any], data: dict[str, Any], leave_out: Path | None
+    machine: dict[str, Any], data: dict[str, Any], leave_out: tuple[Path, ...] = ()
 ) -> tuple[dict[str, Any], str]:
     """One start's record, and the uncommitted diff of the git tree the command runs in."""
     cwd = Path.cwd()

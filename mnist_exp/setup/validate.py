@@ -47,6 +47,12 @@ RULES: list[tuple[str, Callable[[Any], bool], str, str]] = [
     ("data.pad", _integer(0), "an integer >= 0", "data.pad=2"),
     ("trainer.max_epochs", _integer(1), "an integer >= 1", "trainer.max_epochs=10"),
     (
+        "stop_after_epochs",
+        lambda v: v is None or _integer(1)(v),
+        "null or an integer >= 1",
+        "stop_after_epochs=2",
+    ),
+    (
         "module.max_loss",
         lambda v: v is None or (_number(v) and v > 0),
         "null or a number > 0",

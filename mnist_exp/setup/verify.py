@@ -1,0 +1,111 @@
+"""`mnist-exp-train verify=<run or sweep folder>`: the command line that runs a recorded config
+again, into a new folder beside the original (`<name>.verify1`, `.verify2`, ...). Only what says
+where or how fast a run happens may change (threads, data folder, launcher, progress display);
+anything else would re-run another experiment. `verify.epochs=N` re-runs the first N epochs
+(`stop_after_epochs=N`, so a schedule over the full run stays the same) without the test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from mnist_exp.core.errors import UserError
+from mnist_exp.core.overrides import hydra_quote, override_pairs, unquote
+from mnist_exp.setup.sources import split_argv, with_recorded_sources
+
+# what a verification may change: where and how fast it runs, never what trains
+MAY_CHANGE = (
+    "torch_threads",
+    "data.root",
+    "paths.",
+    "trainer.accelerator",
+    "trainer.enable_progress_bar",
+    "callbacks.progress_bar.",
+    "hydra.",
+    "hydra/launcher",
+)
+DROPPED = (
+    "resume=",
+    "ckpt_path=",
+    "hydra.run.dir=",
+    "hydra.sweep.dir=",
+    "stop_after_epochs=",
+    "++stop_after",
+)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What to compare once the re-run has ended."""
+
+    original: Path
+    rerun: Path
+    epochs: int | None  # the first N epochs only (no test); None: all of them and the test
+    sweep: bool
+
+
+def _epochs(argv: list[str]) -> int | None:
+    given = [a.split("=", 1)[1] for a in argv if a.startswith("verify.epochs=")]
+    if not given:
+        return None
+    if not given[-1].isdigit() or int(given[-1]) < 1:
+        raise UserError(
+            f"verify.epochs must be an integer >= 1, got {given[-1]!r}. Fix: e.g. verify.epochs=2."
+        )
+    return int(given[-1])
+
+
+def _beside(folder: Path) -> Path:
+    """`<run>.verify1` beside the run; for one job of a sweep, beside the sweep (a folder inside it
+    would be taken for one more of its jobs)."""
+    parent, name = folder.parent, folder.name
+    if (parent / "multirun.yaml").is_file():
+        parent, name = parent.parent, f"{parent.name}.{folder.name}"
+    n = 1
+    while (parent / f"{name}.verify{n}").exists():
+        n += 1
+    return parent / f"{name}.verify{n}"
+
+
+def _recorded(folder: Path) -> tuple[list[str], Path, bool]:
+    """The folder's own overrides, the file its config sources are read from, whether a sweep."""
+    if (folder / "multirun.yaml").is_file():
+        task = OmegaConf.load(folder / "multirun.yaml").hydra.overrides.task
+        return [str(o) for o in task], folder / "multirun.yaml", True
+    if (folder / ".hydra" / "overrides.yaml").is_file():
+        hydra_yaml = folder / ".hydra" / "hydra.yaml"
+        return [str(o) for o in OmegaConf.load(folder / ".hydra" / "overrides.yaml")], hydra_yaml, False
+    raise UserError(
+        f"verify={folder}: not a mnist-exp run or sweep folder (no .hydra/overrides.yaml, no "
+        "multirun.yaml). Fix: pass a run folder (outputs/train/runs/<run>) or a sweep folder."
+    )
+
+
+def verify_argv(argv: list[str]) -> tuple[list[str], Verification | None]:
+    """The command line of the re-run, and what to compare after it (None without `verify=`)."""
+    given = [a for a in argv if a.startswith("verify=")]
+    if not given:
+        return argv, None
+    folder = Path(unquote(given[-1].split("=", 1)[1])).expanduser().absolute()
+    epochs = _epochs(argv)
+    recorded, sources, sweep = _recorded(folder)
+    recorded = [o for o in recorded if not o.startswith(DROPPED)]
+    line = split_argv([a for a in argv if not a.startswith(("verify=", "verify.epochs="))])
+    changed = {k: v for k, v in override_pairs(line.overrides).items() if not k.startswith(MAY_CHANGE)}
+    if changed or any(f in ("-m", "--multirun") for f in line.flags):
+        what = " ".join(f"{k}={v}" for k, v in changed.items()) or "-m"
+        raise UserError(
+            f"verify re-runs {folder} as it was recorded; {what} would run another experiment. Fix: leave it "
+            f"out (only {', '.join(MAY_CHANGE)} may change), or start a new run with it."
+        )
+    if sources.is_file():
+        line = with_recorded_sources(line, sources, "config", str(folder))
+    given_keys = override_pairs(line.overrides)
+    recorded = [o for o in recorded if o.split("=", 1)[0].lstrip("+~") not in given_keys]
+    rerun = _beside(folder)
+    short = [f"++stop_after_epochs={epochs}", "++test=false"] if epochs else []
+    where = f"hydra.{'sweep' if sweep else 'run'}.dir={hydra_quote(str(rerun))}"
+    flags = [*line.flags, "-m"] if sweep else line.flags
+    return [*flags, *recorded, *line.overrides, *short, where], Verification(folder, rerun, epochs, sweep)
