@@ -3,7 +3,7 @@
 mnist-exp (its loader's gather, its step) and by a plain PyTorch loop (`images[rows]`, a plain
 step on a copy of the network), one right after the other.
 
-    python benchmarks/paired_step.py [--models lenet mlp] [--epochs 2] [--k 32]
+    python benchmarks/paired_step.py [--models lenet mlp] [--epochs 2] [--k 32] [--precision bf16-mixed]
 
 `epoch_time.py` times the plain loop (b) and mnist-exp (d) in separate blocks of epochs. On a
 shared 2-core machine the speed drifts by up to 40% within one run, more than the difference it
@@ -16,6 +16,8 @@ prints, over the measured epochs (after one warm-up epoch):
     outside the plain side's work (Lightning's loop, metric updates, the progress bar), and the
     plain side's seconds, so that   d/b (paired) = (mnist-exp's + outside) / plain.
 `--k` must be above 1: with K = 1 Lightning gathers the next mini-batch before the current step.
+`--precision bf16-mixed` runs mnist-exp with `trainer.precision=bf16-mixed` and the plain side under
+`torch.autocast("cpu", dtype=torch.bfloat16)`, as a user's plain bf16 loop would (weights in fp32).
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ class Paired(pl.Callback):
     """Wraps the loader's gather (`TensorBatches._batch`, training only) and the module's step
     (`_train_on`) with the plain side's gather and step of the same mini-batch."""
 
-    def __init__(self) -> None:
+    def __init__(self, bf16: bool = False) -> None:
+        self.bf16 = bf16
         self.plain: list[float] = []
         self.ours: list[float] = []
         self.epochs: list[dict[str, float]] = []
@@ -66,7 +69,8 @@ class Paired(pl.Callback):
             start = time.perf_counter()
             rows = order[i * loader.batch_size : (i + 1) * loader.batch_size]
             x, y = loader.images[rows], loader.labels[rows]
-            loss = loss_fn(net(x), y)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                loss = loss_fn(net(x), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -124,9 +128,10 @@ def measure(model: str, args: argparse.Namespace) -> dict[str, float]:
             f"channels_last={model == 'lenet'}",
             f"data.steps_per_call={args.k}",
             "callbacks.progress_bar.refresh_rate=1000",
+            f"trainer.precision={args.precision}",
         ],
     )
-    paired = Paired()
+    paired = Paired(bf16=args.precision == "bf16-mixed")
     train(cfg, extra_callbacks=[paired])
     per_epoch = {key: statistics.median(e[key] for e in paired.epochs) for key in paired.epochs[0]}
     return {
@@ -144,12 +149,16 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=32, help="data.steps_per_call, above 1")
     parser.add_argument("--root", default=os.environ.get("MNIST_EXP_DATA", str(REPO.parent / "shared/data")))
     parser.add_argument("--out", default="/tmp/mnist-exp-paired")
+    parser.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"])
     args = parser.parse_args()
     if args.k < 2:
         parser.error("--k must be above 1 (with K = 1 Lightning gathers a mini-batch ahead)")
     rows = [(model, measure(model, args)) for model in args.models]
     threads = torch.get_num_threads()
-    print(f"\nCPU, {threads} threads, torch {torch.__version__}, K={args.k}, median of {args.epochs} epochs")
+    print(
+        f"\nCPU, {threads} threads, torch {torch.__version__}, K={args.k}, {args.precision}, "
+        f"median of {args.epochs} epochs"
+    )
     print(
         "\n| model | plain, ms per mini-batch | mnist-exp, ms per mini-batch | ratio "
         "| plain s/epoch | mnist-exp s/epoch | outside both s/epoch | d/b (paired) |"

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from mnist_exp.pipelines.train import train
@@ -146,3 +147,55 @@ def test_ddp_with_k_steps_equals_one_step(tmp_path: Path, mnist_root: Path) -> N
         metrics[k] = (read_history(folder / "metrics.csv"), json.loads((folder / "status.json").read_text()))
     assert metrics[1][0] == metrics[4][0]
     assert metrics[1][1]["metrics"] == metrics[4][1]["metrics"]
+
+
+class ListensToBackward(pl.Callback):
+    """A callback on a step hook: Lightning's own backward and step run instead of the direct ones."""
+
+    def on_before_backward(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor
+    ) -> None:
+        pass
+
+
+class Direct(pl.Callback):
+    """Notes whether the module stepped directly (core/module.direct_steps_allowed)."""
+
+    def __init__(self) -> None:
+        self.used: bool | None = None
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.used = pl_module._direct is not None
+
+
+@pytest.mark.slow
+def test_bf16_steps_directly_as_lightning_would_and_resumes_bit_identical(
+    tmp_path: Path, mnist_root: Path
+) -> None:
+    """bf16-mixed: the direct step under Lightning's autocast gives Lightning's own numbers, weights
+    stay fp32 in the checkpoint, and a resume continues to the last digit."""
+    common = [
+        "model=lenet",
+        "trainer.precision=bf16-mixed",
+        "trainer.limit_train_batches=21",
+        "trainer.max_epochs=3",
+    ]
+
+    def bf16_run(name: str, *more: str, extra: list[pl.Callback]) -> tuple[list[dict], dict, dict]:
+        folder = tmp_path / name
+        cfg = compose_cfg(
+            "config", [*QUICK[1:], *common, f"data.root={mnist_root}", f"paths.output_dir={folder}", *more]
+        )
+        metrics = train(cfg, extra_callbacks=extra)
+        ckpt = torch.load(folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+        return read_history(folder / "metrics.csv"), metrics, ckpt
+
+    direct, lightning = Direct(), Direct()
+    straight = bf16_run("direct", extra=[direct])
+    theirs = bf16_run("lightning", extra=[lightning, ListensToBackward()])
+    assert direct.used is True and lightning.used is False
+    assert_same(straight, theirs)
+    assert all(v.dtype == torch.float32 for v in straight[2]["state_dict"].values() if v.is_floating_point())
+    bf16_run("stopped", "trainer.max_epochs=2", extra=[])
+    last = tmp_path / "stopped" / "checkpoints" / "last.ckpt"
+    assert_same(straight, bf16_run("stopped", f"ckpt_path={last}", extra=[]))

@@ -9,7 +9,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from pytorch_lightning.plugins.precision import Precision
+from pytorch_lightning.plugins.precision import MixedPrecision, Precision
 from pytorch_lightning.profilers import PassThroughProfiler
 from pytorch_lightning.strategies import SingleDeviceStrategy
 from torch import nn
@@ -31,7 +31,9 @@ def direct_steps_allowed(trainer: pl.Trainer, module: pl.LightningModule) -> boo
     """Whether a manual step may call backward and the optimizer directly. Lightning's per-step
     dispatch (the hooks above, the precision plugin, the profiler) measured 10-20% of an MLP epoch
     on the CPU; it adds nothing when no callback or module listens to those hooks, on one device
-    (DDP's gradient sync is prepared in Lightning's backward), in 32-bit precision, unprofiled."""
+    (DDP's gradient sync is prepared in Lightning's backward), unprofiled, in 32-bit precision or
+    in bf16-mixed: Lightning's training step then runs under autocast (the direct step too), and
+    its bf16 backward and step are plain ones (no gradient scaler; fp16-mixed has one)."""
 
     def listens(obj: object, base: type) -> bool:
         return any(getattr(type(obj), hook) is not getattr(base, hook) for hook in STEP_HOOKS)
@@ -40,9 +42,14 @@ def direct_steps_allowed(trainer: pl.Trainer, module: pl.LightningModule) -> boo
     return (
         not listened
         and type(trainer.strategy) is SingleDeviceStrategy
-        and type(trainer.precision_plugin) is Precision
+        and _plain_precision(trainer.precision_plugin)
         and isinstance(trainer.profiler, PassThroughProfiler)
     )
+
+
+def _plain_precision(plugin: Precision) -> bool:
+    """32-bit, or mixed precision without a gradient scaler (bf16-mixed)."""
+    return type(plugin) is Precision or (type(plugin) is MixedPrecision and plugin.scaler is None)
 
 
 class MNISTClassifier(pl.LightningModule):

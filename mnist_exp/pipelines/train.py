@@ -30,7 +30,7 @@ from mnist_exp.pipelines.stopping import SafeStop, StopAfterEpochs, stops_safely
 from mnist_exp.records.callbacks import AtomicCheckpointIO, StepProgressBar
 from mnist_exp.records.hparams import log_hparams
 from mnist_exp.records.lock import run_lock
-from mnist_exp.records.machine import record_provenance
+from mnist_exp.records.machine import record_provenance, warn_emulated_bf16
 from mnist_exp.records.provenance import data_record
 from mnist_exp.records.status import read_status, write_status
 from mnist_exp.records.trackers import Tracker
@@ -139,6 +139,7 @@ def _train(cfg: DictConfig, output_dir: Path, extra_callbacks: list[pl.Callback]
     status = _status_writer(cfg, output_dir, started, loggers)
     trainer = build_trainer(cfg, loggers, list(extra_callbacks or []), k)
     if rank_zero_only.rank == 0:
+        warn_emulated_bf16(trainer)
         for lg in loggers:
             lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
         log_hparams(loggers, cfg, hydra_overrides())

@@ -22,7 +22,9 @@ log = logging.getLogger("mnist_exp.train")
 def machine(trainer: pl.Trainer) -> dict[str, Any]:
     """torch's build and the device the run trains on, with its threads."""
     root = trainer.strategy.root_device
-    name = torch.cuda.get_device_name(root) if root.type == "cuda" else provenance.cpu_name()
+    on_cpu = root.type == "cpu"
+    gpu = torch.cuda.get_device_name(root) if root.type == "cuda" else str(root)
+    name = provenance.cpu_name() if on_cpu else gpu
     cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
     return {
         "torch": {"version": torch.__version__, "cuda": torch.version.cuda, "cudnn": cudnn},
@@ -33,6 +35,7 @@ def machine(trainer: pl.Trainer) -> dict[str, Any]:
             "threads": torch.get_num_threads(),
             "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "native_bf16": bool(provenance.cpu_flags() & provenance.NATIVE_BF16) if on_cpu else None,
         },
     }
 
@@ -54,3 +57,15 @@ def record_provenance(
         elif isinstance(logger, TensorBoardLogger):
             text = "  \n".join(provenance.lines(starts[-1]))
             logger.experiment.add_text("provenance", text, global_step=len(starts) - 1)
+
+
+def warn_emulated_bf16(trainer: pl.Trainer) -> None:
+    """bf16 chosen where the CPU only emulates it: one line, with what torch reports."""
+    note = provenance.bf16_note(
+        str(trainer.precision),
+        trainer.strategy.root_device.type,
+        provenance.cpu_flags(),
+        torch.backends.cpu.get_cpu_capability(),
+    )
+    if note:
+        log.warning(note)

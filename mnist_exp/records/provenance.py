@@ -27,6 +27,7 @@ from mnist_exp.core.idx import FILES
 
 FILE = "provenance.json"
 PATCH = "provenance.patch"
+NATIVE_BF16 = {"avx512_bf16", "amx_bf16", "bf16"}  # x86's two, aarch64's
 PATCH_CAP = 1 << 20  # bytes of a diff kept; a bigger one is cut there and says so
 SLURM_VARS = {
     "job_id": "SLURM_JOB_ID",
@@ -124,6 +125,31 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as the kernel lists them (empty where there is no /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):  # x86, aarch64
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def bf16_note(precision: str, device_type: str, flags: set[str], capability: str) -> str | None:
+    """One line for a bf16 run on a CPU that computes bf16 by emulation (no AVX512-BF16, AMX or
+    Arm's BF16 among its flags), where it is slower than 32-bit; None where bf16 is native, on a
+    GPU, or where the flags cannot be read."""
+    if "bf16" not in precision or device_type != "cpu" or not flags or flags & NATIVE_BF16:
+        return None
+    return (
+        f"trainer.precision={precision} on a CPU without native bf16 (torch's CPU capability: {capability}; "
+        "no avx512_bf16, amx_bf16 or bf16 among its flags): bf16 is emulated here, slower than 32-bit. "
+        "Fix: trainer.precision=32-true."
+    )
 
 
 def collect(
