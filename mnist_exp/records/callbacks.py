@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import TQDMProgressBar
+from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.plugins.io import TorchCheckpointIO
+from pytorch_lightning.trainer.states import TrainerFn
 
 from mnist_exp.core.data import Steps, first_batch
 from mnist_exp.core.errors import UserError
@@ -232,6 +233,53 @@ class TestReport(pl.Callback):
         figure = mistakes_figure(self.mistakes)
         figure.savefig(self.dirpath / "mistakes.png", dpi=100)
         log_figure(trainer, "test/mistakes", figure, step)
+
+
+class EpochCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint, with `last.ckpt` holding the end of every epoch, as its docs
+    promise and as Lightning did before 2.6. Since 2.6 it rewrites last.ckpt only at a step where
+    it also saved a top-k checkpoint: once val/acc stops improving, last.ckpt stays at the best
+    epoch, so `test_ckpt=last` tested the best epoch (chosen on the test set itself in the seed
+    experiments) and a resume repeated epochs. Where Lightning left last.ckpt as it was at an
+    epoch's end (the file unchanged: same inode and time), it is written here, with public calls,
+    at the point Lightning itself saves an epoch (its train-epoch end, after the validation)."""
+
+    _epoch_written: int | None = None  # the step whose epoch end last.ckpt holds
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        before = self._stamp()
+        super().on_train_epoch_end(trainer, pl_module)
+        self._keep_last(trainer, before)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Lightning writes last.ckpt once more at the end of a fit that saved no top-k checkpoint
+        (a resumed run whose val/acc did not improve), stamped one epoch later than the same
+        weights at the epoch's end: not when last.ckpt already holds the final step."""
+        if self._epoch_written != trainer.global_step:
+            super().on_train_end(trainer, pl_module)
+
+    def _last_file(self) -> Path | None:
+        return (
+            Path(self.dirpath) / f"{self.CHECKPOINT_NAME_LAST}{self.FILE_EXTENSION}" if self.dirpath else None
+        )
+
+    def _stamp(self) -> tuple[int, int] | None:
+        path = self._last_file()
+        try:
+            info = path.stat() if path else None
+        except OSError:
+            return None
+        return (info.st_ino, info.st_mtime_ns) if info else None
+
+    def _keep_last(self, trainer: pl.Trainer, before: tuple[int, int] | None) -> None:
+        path = self._last_file()
+        fitting = trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking
+        if not self.save_last or path is None or not fitting or trainer.fast_dev_run:
+            return
+        if self._stamp() == before and self._epoch_written != trainer.global_step:
+            trainer.save_checkpoint(path)  # every rank takes part; rank 0 writes
+            self.last_model_path = str(path)
+        self._epoch_written = trainer.global_step
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
