@@ -199,3 +199,17 @@ def test_bf16_steps_directly_as_lightning_would_and_resumes_bit_identical(
     bf16_run("stopped", "trainer.max_epochs=2", extra=[])
     last = tmp_path / "stopped" / "checkpoints" / "last.ckpt"
     assert_same(straight, bf16_run("stopped", f"ckpt_path={last}", extra=[]))
+
+
+def test_last_ckpt_holds_the_last_epoch_when_val_acc_stops_improving(
+    tmp_path: Path, mnist_root: Path
+) -> None:
+    """LeNet at lr 0.01 on 21 mini-batches an epoch stays at chance: val/acc never improves after
+    epoch 0, yet last.ckpt is the last epoch's, and `test_ckpt=last` tests that epoch (Lightning 2.6
+    alone would keep last.ckpt at epoch 0)."""
+    history, metrics, last = run(
+        tmp_path, mnist_root, "flat", "model=lenet", "trainer.limit_train_batches=21", "trainer.max_epochs=3"
+    )
+    accuracies = [row["val/acc"] for row in history]
+    assert max(accuracies[1:]) <= accuracies[0]  # no improvement after epoch 0: the case itself
+    assert last["epoch"] == 2 and metrics["test/ckpt_epoch"] == 2.0
