@@ -34,6 +34,7 @@ def assert_refused(result: subprocess.CompletedProcess, message: str, cwd: Path)
         (["data.pad=0"], "data.pad=0 gives 28x28 images, but LeNet-5 needs 32x32"),
         (["test_ckpt=bset"], "test_ckpt 'bset' is unknown. Fix: one of best, last"),
         (["callbacks=feature_maps"], "callbacks=feature_maps is one part of callbacks=default"),
+        (["logger=wandb", "logger.wandb.log_model=true"], "which an offline run (logger.wandb.offline=true"),
     ],
 )
 def test_bad_config_values(args: list[str], message: str, tmp_path: Path, mnist_root: Path) -> None:

@@ -194,3 +194,21 @@ def test_a_patch_is_capped_and_a_password_in_the_command_masked(tmp_path: Path, 
         .startswith(b"x" * 100 + b"\n# cut here: the diff has 250")
     )
     assert json.loads((tmp_path / "provenance.json").read_text())["starts"][0]["git"]["patch_bytes"] == 250
+
+
+@pytest.mark.parametrize(
+    ("precision", "device", "flags", "warned"),
+    [
+        ("bf16-mixed", "cpu", {"avx2", "fma"}, True),  # an AVX2-only CPU: emulated
+        ("bf16-mixed", "cpu", {"avx512f", "avx512_bf16"}, False),  # AVX512-BF16 (Zen 4, Cooper Lake)
+        ("bf16-mixed", "cpu", {"amx_bf16", "amx_tile"}, False),  # AMX (Sapphire Rapids)
+        ("32-true", "cpu", {"avx2"}, False),
+        ("bf16-mixed", "cuda", {"avx2"}, False),
+        ("bf16-mixed", "cpu", set(), False),  # flags unknown: no guess
+    ],
+)
+def test_bf16_is_called_slow_only_where_the_cpu_emulates_it(precision, device, flags, warned) -> None:
+    note = provenance.bf16_note(precision, device, flags, "AVX2")
+    assert (note is not None) == warned
+    if note:
+        assert "torch's CPU capability: AVX2" in note and "trainer.precision=32-true" in note

@@ -68,6 +68,12 @@ def check_loggers(cfg: DictConfig) -> None:
             )
         if not missing and "tracking_uri" in conf:
             check_tracking_uri(str(conf.tracking_uri), f"logger.{name}.tracking_uri")
+        if str(conf._target_).endswith(".WandbRun") and conf.get("log_model") and conf.get("offline", True):
+            raise UserError(
+                f"logger.{name}.log_model={conf.log_model} uploads checkpoints to W&B, which an offline "
+                f"run (logger.{name}.offline=true, the default) cannot do. Fix: logger.{name}.offline=false "
+                f"(after `wandb login`), or logger.{name}.log_model=false (checkpoints stay in the run folder)."
+            )
 
 
 def check_tracking_uri(uri: str, key: str) -> None:
