@@ -72,7 +72,7 @@ def check_loggers(cfg: DictConfig) -> None:
             raise UserError(
                 f"logger.{name}.log_model={conf.log_model} uploads checkpoints to W&B, which an offline "
                 f"run (logger.{name}.offline=true, the default) cannot do. Fix: logger.{name}.offline=false "
-                f"(after `wandb login`), or logger.{name}.log_model=false (checkpoints stay in the run folder)."
+                f"(after `wandb login`), or logger.{name}.log_model=false (checkpoints stay in the run)."
             )
 
 
