@@ -18,8 +18,8 @@ from mnist_exp.records.figures import (
     accuracy_figure,
     confusion_figure,
     feature_grid_figure,
-    log_figure,
     mistakes_figure,
+    publish,
     save_sample_png,
 )
 from mnist_exp.records.history import HISTORY_KEYS, read_history, write_history
@@ -82,8 +82,7 @@ class EpochHistory(pl.Callback):
         if not self.plot or not self.rows or not trainer.is_global_zero:
             return
         figure = accuracy_figure(self.rows)
-        figure.savefig(self.dirpath / self.plot, dpi=100)
-        log_figure(trainer, "accuracy", figure, int(self.rows[-1]["epoch"]))
+        publish(trainer, figure, self.dirpath / self.plot, "accuracy", int(self.rows[-1]["epoch"]))
 
 
 class FeatureMapDump(pl.Callback):
@@ -191,8 +190,9 @@ class FeatureMapDump(pl.Callback):
         for i, image in enumerate(summed):
             save_sample_png(image.numpy(), folder / f"sample_{i}.png")
         figure = feature_grid_figure(acts, y.cpu().tolist(), self.layer)
-        figure.savefig(folder / "grid.png", dpi=80)
-        log_figure(trainer, f"feature_maps/{self.layer}", figure, trainer.current_epoch)
+        publish(
+            trainer, figure, folder / "grid.png", f"feature_maps/{self.layer}", trainer.current_epoch, dpi=80
+        )
 
 
 class TestReport(pl.Callback):
@@ -228,11 +228,9 @@ class TestReport(pl.Callback):
         self.dirpath.mkdir(parents=True, exist_ok=True)
         step = trainer.global_step
         figure = confusion_figure(self.confusion)
-        figure.savefig(self.dirpath / "confusion_matrix.png", dpi=100)
-        log_figure(trainer, "test/confusion_matrix", figure, step)
+        publish(trainer, figure, self.dirpath / "confusion_matrix.png", "test/confusion_matrix", step)
         figure = mistakes_figure(self.mistakes)
-        figure.savefig(self.dirpath / "mistakes.png", dpi=100)
-        log_figure(trainer, "test/mistakes", figure, step)
+        publish(trainer, figure, self.dirpath / "mistakes.png", "test/mistakes", step)
 
 
 class EpochCheckpoint(ModelCheckpoint):
