@@ -216,3 +216,59 @@ def test_logger_many_takes_the_installed_ones(tmp_path: Path, mnist_root: Path) 
     assert "wandb left out" in (folder / "train.log").read_text()
     assert "val/acc" in scalars(folder) and (folder / "csv" / "metrics.csv").is_file()
     assert not (folder / "wandb").exists() and len(runs_of(store(tmp_path))) == 1
+
+
+@pytest.mark.slow
+def test_trackers_across_resume_a_changed_store_and_a_fresh_start(tmp_path: Path, mnist_root: Path) -> None:
+    """A resume continues the run's MLflow run and W&B run (each epoch's val/acc logged once); a
+    kept MLflow run id the store does not know starts a new run with one line; a run started from
+    scratch in a folder that kept an id (a sweep's job retried) starts a fresh history."""
+    run, uri = tmp_path / "run", store(tmp_path)
+    limits = ["trainer.limit_train_batches=5", "trainer.limit_val_batches=2", "trainer.limit_test_batches=2"]
+    args = [
+        "logger=[mlflow,wandb]",
+        "model=mlp",
+        *limits,
+        "callbacks.feature_maps=null",
+        f"data.root={mnist_root}",
+    ]
+    first = run_module("train", *args, "trainer.max_epochs=1", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    again = run_module("train", f"resume={run}", "trainer.max_epochs=3", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    [continued] = runs_of(uri)
+    logged = MlflowClient(uri).get_metric_history(continued.info.run_id, "val/acc")
+    values = [m.value for m in sorted(logged, key=lambda m: m.step)]
+    assert values == [row["val/acc"] for row in read_history(run / "metrics.csv")] and len(values) == 3
+    wandb_id = (run / ".wandb_run_id").read_text()
+    offline = sorted((run / "wandb").glob("offline-run-*"))
+    assert len(offline) == 2 and all(p.name.endswith(f"-{wandb_id}") for p in offline)
+
+    (run / ".mlflow_run_id").write_text("0" * 32)  # as if MLFLOW_TRACKING_URI had changed
+    third = run_module("train", f"resume={run}", "trainer.max_epochs=4", cwd=tmp_path)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert "does not know this run's MLflow run 00000000" in (run / "train.log").read_text()
+    assert "Traceback" not in third.stderr and len(runs_of(uri)) == 2
+
+    retried = tmp_path / "retried"
+    retried.mkdir()
+    (retried / ".mlflow_run_id").write_text(continued.info.run_id)
+    fresh = run_module("train", *args, "trainer.max_epochs=1", f"hydra.run.dir={retried}", cwd=tmp_path)
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    assert (retried / ".mlflow_run_id").read_text() != continued.info.run_id and len(runs_of(uri)) == 3
+    assert len(MlflowClient(uri).get_metric_history(continued.info.run_id, "val/acc")) == 3
+
+
+@pytest.mark.slow
+def test_two_runs_started_at_once_create_one_store_and_one_experiment(
+    tmp_path: Path, mnist_root: Path
+) -> None:
+    command = [sys.executable, "-m", "mnist_exp.cli.train", "logger=mlflow", *TINY, f"data.root={mnist_root}"]
+    procs = [
+        subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    errors = [proc.communicate(timeout=300)[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
+    names = [e.name for e in MlflowClient(store(tmp_path)).search_experiments()]
+    assert names.count("train") == 1 and len(runs_of(store(tmp_path))) == 2

@@ -12,7 +12,8 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
-from mnist_exp.records.mlflow_run import PARENT_ENV, absolute_uri, mlflow_artifacts
+from mnist_exp.core.stores import absolute_uri, sqlite_path
+from mnist_exp.records.mlflow_run import PARENT_ENV, mlflow_artifacts
 
 PARENT_FILE = ".mlflow_parent_run_id"
 
@@ -20,8 +21,8 @@ PARENT_FILE = ".mlflow_parent_run_id"
 def open_parent(logger: DictConfig, sweep_dir: Path) -> None:
     """Create (or find again) the sweep's parent run and tell the jobs its id."""
     uri = absolute_uri(str(logger.tracking_uri))
-    if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    if sqlite_path(uri) is not None:
+        sqlite_path(uri).parent.mkdir(parents=True, exist_ok=True)
     client = MlflowClient(uri)
     name = str(logger.experiment_name)
     experiment = client.get_experiment_by_name(name)

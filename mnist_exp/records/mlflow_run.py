@@ -11,45 +11,54 @@ the run folder).
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from mlflow.entities import Param
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 from pytorch_lightning.loggers import MLFlowLogger
 from pytorch_lightning.utilities import rank_zero_only
 
+from mnist_exp.core.stores import absolute_uri, sqlite_path
 from mnist_exp.records import provenance
 from mnist_exp.records.hparams import PICTURES, flat_params
 
 PARENT_ENV = "MNIST_EXP_MLFLOW_PARENT"  # set by the sweep for its jobs: the parent run's id
-RUN_ID_FILE = ".mlflow_run_id"  # in the run folder: a resumed run logs into the same MLflow run
-
-
-def absolute_uri(uri: str) -> str:
-    """`sqlite:///outputs/mlflow.db` is relative to the folder a process runs in; a job (SLURM,
-    joblib) may change folders, so the path is made absolute from the folder the run starts in."""
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        return prefix + str(Path(uri[len(prefix) :]).resolve())
-    return uri
+RUN_ID_FILE = ".mlflow_run_id"
+log = logging.getLogger("mnist_exp.train")  # in the run folder: a resumed run logs into the same MLflow run
 
 
 class MLflowRun(MLFlowLogger):
     """Lightning's MLFlowLogger with mnist-exp's naming, params, tags and pictures."""
 
     def __init__(
-        self, run_dir: str, tracking_uri: str, experiment_name: str, log_model: bool = False
+        self,
+        run_dir: str,
+        tracking_uri: str,
+        experiment_name: str,
+        log_model: bool = False,
+        resume_from: str | None = None,
     ) -> None:
+        """`resume_from`: the checkpoint the run continues from (its `ckpt_path`); only then does
+        it continue its kept MLflow run. A run started from scratch in the same folder (a sweep's
+        job retried) starts a new MLflow run, so no epoch is logged twice into one history."""
         self.run_dir = Path(run_dir)
-        uri = absolute_uri(tracking_uri)
-        if uri.startswith("sqlite:///"):
-            Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        self._opened = False
+        self.uri = uri = absolute_uri(tracking_uri)
+        if sqlite_path(uri) is not None:
+            sqlite_path(uri).parent.mkdir(parents=True, exist_ok=True)
         tags = {"mnist_exp.run_dir": str(self.run_dir.resolve()), "mnist_exp.status": "running"}
         if os.environ.get(PARENT_ENV):
             tags["mlflow.parentRunId"] = os.environ[PARENT_ENV]
-        kept = self.run_dir / RUN_ID_FILE
-        run_id = kept.read_text().strip() if kept.is_file() else None
+        run_id = _kept_run(uri, self.run_dir / RUN_ID_FILE) if resume_from else None
+        if not resume_from and rank_zero_only.rank == 0:  # rank 0 keeps the id (see `experiment`)
+            (self.run_dir / RUN_ID_FILE).unlink(missing_ok=True)
         super().__init__(
             experiment_name=experiment_name,
             run_name=self.run_dir.name,
@@ -62,11 +71,18 @@ class MLflowRun(MLFlowLogger):
 
     @property
     def experiment(self) -> Any:
-        client = super().experiment
-        kept = self.run_dir / RUN_ID_FILE
-        if rank_zero_only.rank == 0 and self._run_id and not kept.is_file():
+        """MLflow's client; the first call opens the store, creates the experiment or run, and
+        keeps the run's id in the run folder. That first call holds a lock on the SQLite file, so
+        two runs started at once into a store that does not exist yet create it, and the
+        experiment, once (MLflow's own creation is not safe against a race)."""
+        if self._opened:
+            return super().experiment
+        with _store_lock(self.uri):
+            client = super().experiment
+        self._opened = True
+        if rank_zero_only.rank == 0:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            kept.write_text(self._run_id)
+            (self.run_dir / RUN_ID_FILE).write_text(self.run_id)
         return client
 
     @rank_zero_only
@@ -119,9 +135,46 @@ class MLflowRun(MLFlowLogger):
             self.experiment.log_artifact(self.run_id, str(grid), f"feature_maps/{grid.parent.name}")
 
 
+@contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """An exclusive lock on an SQLite store's file (flock: SQLite's own locks are fcntl locks and
+    do not see it); none for a server store, which serializes its own writes."""
+    path = sqlite_path(uri)
+    if path is None:
+        yield
+        return
+    with open(path, "ab") as fh:  # an empty file is a new SQLite database
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _kept_run(uri: str, kept: Path) -> str | None:
+    """The run folder's MLflow run, when the store knows it; else None and one line saying why
+    (the store changed: MLFLOW_TRACKING_URI or logger.mlflow.tracking_uri), and a new run is kept."""
+    run_id = kept.read_text().strip() if kept.is_file() else ""
+    if not run_id:
+        return None
+    try:
+        MlflowClient(uri).get_run(run_id)
+    except MlflowException:
+        log.warning(
+            "MLflow: the store %s does not know this run's MLflow run %s (was MLFLOW_TRACKING_URI or "
+            "logger.mlflow.tracking_uri changed?); the resumed run is logged into a new MLflow run.",
+            uri,
+            run_id,
+        )
+        kept.unlink()
+        return None
+    return run_id
+
+
 def mlflow_artifacts(uri: str) -> str | None:
     """Pictures are kept beside an SQLite store (`mlartifacts/` next to mlflow.db), not in the
     folder a command happens to run from (MLflow's default); a server store keeps its own."""
-    if uri.startswith("sqlite:///"):
-        return (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").as_uri()
+    path = sqlite_path(uri)
+    if path is not None:
+        return (path.parent / "mlartifacts").as_uri()
     return None

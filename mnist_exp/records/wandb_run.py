@@ -8,6 +8,7 @@ one group (the sweep folder's name), each named like its TensorBoard run."""
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,31 @@ from mnist_exp.records.hparams import PICTURES, flat_params
 # folder too (wandb-core's debug logs would otherwise go to ~/.cache/wandb)
 PLACES = {"WANDB_CACHE_DIR": ".cache", "WANDB_DATA_DIR": ".data", "WANDB_CONFIG_DIR": ".config"}
 USER_SET = {var for var in PLACES if var in os.environ}
+RUN_ID_FILE = ".wandb_run_id"  # in the run folder: a resumed or requeued run continues this W&B run
 
 
 class WandbRun(WandbLogger):
     """Lightning's WandbLogger with mnist-exp's naming, params, status and pictures."""
 
-    def __init__(self, run_dir: str, project: str, offline: bool = True, log_model: bool = False) -> None:
+    def __init__(
+        self,
+        run_dir: str,
+        project: str,
+        offline: bool = True,
+        log_model: bool = False,
+        resume_from: str | None = None,
+    ) -> None:
+        """`resume_from`: the checkpoint the run continues from; only then does it continue the W&B
+        run whose id the folder keeps (`.wandb_run_id`), so a requeue or resume is one W&B run and
+        a run started from scratch is a new one."""
         self.run_dir = Path(run_dir)
+        kept = self.run_dir / RUN_ID_FILE
+        run_id = kept.read_text().strip() if resume_from and kept.is_file() else ""
+        if not run_id:
+            run_id = secrets.token_hex(4)  # W&B's ids: lowercase letters and digits
+            if rank_zero_only.rank == 0:
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                kept.write_text(run_id)
         in_sweep = os.environ.get(SWEPT_ENV) is not None  # set by the sweep for its jobs
         for var, place in PLACES.items():
             if var not in USER_SET:
@@ -41,6 +60,7 @@ class WandbRun(WandbLogger):
             group=self.run_dir.parent.name if in_sweep else None,
             log_model=log_model,
             settings={"silent": True},
+            id=run_id,
         )
 
     @rank_zero_only

@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from mnist_exp.core import idx
 from mnist_exp.core.errors import UserError
+from mnist_exp.core.stores import sqlite_path
 
 
 def data_needs_download(data: DictConfig) -> bool:
@@ -40,7 +41,6 @@ def check_accelerator(trainer: DictConfig) -> None:
 
 # loggers whose package is an optional extra: the class name's end -> (module, extra)
 LOGGER_PACKAGES = {".MLflowRun": ("mlflow", "mlflow"), ".WandbRun": ("wandb", "wandb")}
-SQLITE = "sqlite:///"
 OTHER_STORES = ("http", "https", "postgresql", "mysql", "mssql", "databricks", "databricks-uc")
 
 
@@ -81,8 +81,8 @@ def check_tracking_uri(uri: str, key: str) -> None:
     answers, or a database MLflow knows; MLflow's file store (a plain folder) is refused since 3.13."""
     fix = f"Fix: {key}='sqlite:///outputs/mlflow.db' (or unset MLFLOW_TRACKING_URI)."
     scheme = uri.split(":", 1)[0].lower() if "://" in uri else ""
-    if uri.startswith(SQLITE):
-        _check_sqlite(Path(uri[len(SQLITE) :]), f"{key}={uri}", fix)
+    if sqlite_path(uri) is not None:
+        _check_sqlite(sqlite_path(uri), f"{key}={uri}", fix)
     elif scheme in ("", "file"):
         raise UserError(
             f"{key}={uri} is an MLflow file store, which MLflow refuses since 3.13 (deprecated). {fix}"
