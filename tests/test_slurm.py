@@ -169,6 +169,10 @@ def test_a_run_twice_its_time_limit_is_requeued_and_ends_as_if_never_stopped(
     info = status(sweep_dir / "0")
     assert info["status"] == "ok" and info["requeues"] >= 1
     assert epochs(sweep_dir / "0") == list(range(60))  # each epoch once
+    starts = json.loads((sweep_dir / "0" / "provenance.json").read_text())["starts"]  # one per start
+    assert len(starts) == info["requeues"] + 1 and all(
+        s["slurm"]["job_id"] and s["slurm"]["node"] for s in starts
+    )
     log = "".join(p.read_text() for p in (sweep_dir / ".submitit").glob("*/*_log.out"))
     assert "Stopped for the time limit" in log and "Traceback" not in log + out + err
     assert info["metrics"]["test/acc"] == status(tmp_path / "reference")["metrics"]["test/acc"]

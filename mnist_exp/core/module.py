@@ -128,8 +128,9 @@ class MNISTClassifier(pl.LightningModule):
         """Manual optimization (the faster loop) unless the trainer asks for gradient clipping or
         accumulation: Lightning implements `gradient_clip_val`, `gradient_clip_algorithm` and
         `accumulate_grad_batches` in its automatic loop, so they then work exactly as documented."""
-        trainer = self._trainer
-        if trainer is None:
+        try:
+            trainer = self.trainer
+        except RuntimeError:  # not attached to a Trainer (yet): a model loaded for evaluation
             return False
         return bool(trainer.gradient_clip_val) or trainer.accumulate_grad_batches > 1
 

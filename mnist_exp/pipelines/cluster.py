@@ -25,8 +25,8 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLaunche
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_exp.core.errors import UserError
-from mnist_exp.pipelines.sweep import FINAL, finished_earlier, job_result, lost_job
-from mnist_exp.records.status import read_status
+from mnist_exp.pipelines.sweep import finished_earlier, job_result, lost_job
+from mnist_exp.records.status import ENDINGS, read_status
 
 log = logging.getLogger("mnist_exp.sweep")
 
@@ -138,7 +138,7 @@ class ClusterSweep:
         """A job that left the queue without its run recording how it ended (killed, lost node)."""
         folder = self.folder(cfg)
         state = read_status(folder).get("status")
-        if state in (*FINAL, "failed", "interrupted"):
+        if state in ENDINGS:
             return
         what = f"{'SLURM job' if self.executor == 'slurm' else 'process'} {job.job_id}"
         lost_job(

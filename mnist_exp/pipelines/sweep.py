@@ -17,14 +17,13 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from mnist_exp.core.errors import Interrupted, Pruned, Requeued, UserError
 from mnist_exp.core.overrides import SWEPT_ENV, same_overrides, shell_override
 from mnist_exp.pipelines.report import collect, print_configurations, write_report
-from mnist_exp.records.status import read_status, write_status
+from mnist_exp.records.status import FINAL, last_checkpoint, read_status, write_status
 from mnist_exp.setup.runtime import hydra_overrides, swept_keys
 
 log = logging.getLogger("mnist_exp.sweep")
 
 # a sweep's outcomes (exit code 0; a diverged lr is a finding), which a re-run skips; failed,
 # interrupted and unfinished jobs are run again (exit code 1)
-FINAL = ("ok", "diverged", "pruned")
 LOST: dict[str, str] = {}  # jobs a launcher saw end without their run recording it: name -> why
 
 
@@ -117,7 +116,7 @@ def _earlier_outcome(cfg: DictConfig, out: Path, overrides: list[str] | None) ->
         log.info("Job %s: %s in an earlier run of this sweep; skipped.", out.name, done["status"])
         return True, job_result(done)
     status = read_status(out)
-    last = out / "checkpoints" / "last.ckpt"
+    last = last_checkpoint(out)
     if status and last.is_file() and not cfg.get("ckpt_path"):
         if status.get("overrides") is not None and not same_overrides(status["overrides"], overrides):
             log.error(

@@ -32,7 +32,7 @@ from mnist_exp.records.hparams import log_hparams
 from mnist_exp.records.lock import run_lock
 from mnist_exp.records.machine import record_provenance, warn_emulated_bf16
 from mnist_exp.records.provenance import data_record
-from mnist_exp.records.status import read_status, write_status
+from mnist_exp.records.status import last_checkpoint, read_status, write_status
 from mnist_exp.records.trackers import Tracker
 from mnist_exp.setup.checks import missing_package
 from mnist_exp.setup.runtime import hydra_overrides, in_multirun, steps_per_call, torch_threads
@@ -281,7 +281,7 @@ def _floats(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def _resume_hint(run_dir: Path, why: str) -> str:
-    if not (run_dir / "checkpoints" / "last.ckpt").is_file():
+    if not last_checkpoint(run_dir).is_file():
         return f"{why} No checkpoint of {run_dir} was saved: nothing to resume. Fix: start the run again."
     return f"{why}\nResume it with: mnist-exp-train " + shell_override("resume", str(run_dir))
 

@@ -12,6 +12,11 @@ from typing import Any
 
 # what status.json says, the one list: a run writes no other word, and the docs' table is this list
 STATUSES = ("running", "ok", "interrupted", "requeued", "diverged", "pruned", "failed")
+# a job that ended for good: a re-run of its sweep skips it (diverged is a finding, not a failure)
+FINAL = ("ok", "diverged", "pruned")
+# a run that recorded how it ended, for good or to be retried (a launcher that sees a job leave
+# without one of these knows its run was lost)
+ENDINGS = (*FINAL, "failed", "interrupted")
 # a sweep report's outcome of a job: its status, or `incomplete` for one that has not ended (running,
 # interrupted, requeued, not started)
 OUTCOMES = ("ok", "pruned", "failed", "diverged", "incomplete")
@@ -37,6 +42,11 @@ def read_status(run_dir: Path) -> dict[str, Any]:
         return json.loads((run_dir / "status.json").read_text())
     except (OSError, ValueError):
         return {}
+
+
+def last_checkpoint(run_dir: Path) -> Path:
+    """Where a run keeps the checkpoint it continues from (conf/callbacks/model_checkpoint.yaml)."""
+    return run_dir / "checkpoints" / "last.ckpt"
 
 
 def job_folders(sweep_dir: Path) -> list[Path]:

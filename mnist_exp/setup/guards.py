@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.overrides import hydra_quote, override_pairs, shell_override, split_override, unquote
 from mnist_exp.records.lock import holder, in_use_error
-from mnist_exp.records.status import read_status
+from mnist_exp.records.status import last_checkpoint, read_status
 from mnist_exp.setup.sources import split_argv, with_recorded_sources
 
 RESULT_FILES = ("checkpoints", "metrics.csv", "status.json")
@@ -61,7 +61,7 @@ def _check_resumable(run_dir: Path, changes: dict[str, str]) -> None:
             "may change)."
         )
     config = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
-    if not (run_dir / "checkpoints" / "last.ckpt").is_file():
+    if not last_checkpoint(run_dir).is_file():
         if not OmegaConf.select(config, "callbacks.model_checkpoint"):
             raise UserError(
                 f"{run_dir} ran without the model_checkpoint callback, so it saved no checkpoint to "
@@ -101,7 +101,7 @@ def resume_argv(argv: list[str]) -> list[str]:
     _check_resumable(run_dir, changes)
     replaced = override_pairs(given)
     kept = [o for o in recorded if (split_override(o) or ("",))[0] not in replaced]
-    last = str(run_dir / "checkpoints" / "last.ckpt")
+    last = str(last_checkpoint(run_dir))
     where = [f"resume={hydra_quote(str(run_dir))}", f"ckpt_path={hydra_quote(last)}"]
     return [*line.flags, *kept, *given, *where, f"hydra.run.dir={hydra_quote(str(run_dir))}"]
 
