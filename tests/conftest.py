@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -13,6 +14,9 @@ import pytest
 from omegaconf import DictConfig
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from mnist_exp.core import idx
+from mnist_exp.core.download import download
+from mnist_exp.core.errors import UserError
 from mnist_exp.setup.config import compose
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,12 +49,24 @@ def tiny_root(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def mnist_root() -> Path:
-    """The real MNIST; the suite needs it (CI has it at ../shared/data)."""
-    if not (DATA / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
-        pytest.fail(
-            f"Real MNIST not found under {DATA}; set MNIST_EXP_DATA to the folder holding MNIST/raw/."
-        )
-    return DATA
+    """The real MNIST: $MNIST_EXP_DATA, else ../shared/data (CI), else data/ in the checkout, which
+    the test session fills once from torchvision's mirrors (or $MNIST_EXP_MIRRORS, comma-separated),
+    every file checked against its official SHA-256, as `mnist-exp-train` does on a first run."""
+    if not idx.missing_files(DATA) or "MNIST_EXP_DATA" in os.environ:
+        if idx.missing_files(DATA):
+            pytest.fail(f"Real MNIST not found under {DATA} (MNIST_EXP_DATA): it lacks MNIST/raw/.")
+        return DATA
+    target = REPO / "data"
+    with (REPO / ".mnist-download.lock").open("w") as lock:  # xdist workers: one downloads
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        missing = idx.missing_files(target)
+        if missing:
+            mirrors = [m for m in os.environ.get("MNIST_EXP_MIRRORS", "").split(",") if m] or None
+            try:
+                download(target, missing, mirrors)
+            except UserError as err:
+                pytest.fail(f"Real MNIST is not here and could not be fetched: {err}")
+    return target
 
 
 def compose_cfg(name: str = "config", overrides: list[str] | None = None) -> DictConfig:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import math
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from mnist_exp.core import idx
+from mnist_exp.core.download import download
 from mnist_exp.core.errors import UserError
 
 
@@ -241,6 +241,7 @@ class MNISTDataModule(pl.LightningDataModule):
         pin_memory: bool = False,
         download: bool = True,
         verify: bool = True,
+        mirrors: list[str] | None = None,
         steps_per_call: int = 1,
         limit_train_batches: int | float | None = None,
     ) -> None:
@@ -259,6 +260,7 @@ class MNISTDataModule(pl.LightningDataModule):
         self.pin_memory = pin_memory
         self.download = download
         self.verify = verify
+        self.mirrors = list(mirrors) if mirrors else None
         # the run's K as decided by setup.runtime.steps_per_call (the config's value is what was
         # asked); with K > 1 the loader applies limit_train_batches itself, in mini-batches
         self.steps_per_call = steps_per_call
@@ -273,26 +275,9 @@ class MNISTDataModule(pl.LightningDataModule):
             return
         missing = idx.missing_files(self.root)
         if missing and self.download:
-            self._download(missing)
+            download(self.root, missing, self.mirrors)
         idx.check_files(self.root, verify=self.verify)
         self._prepared = True
-
-    def _download(self, missing: list[str]) -> None:
-        """Fetch MNIST with torchvision; when that fails, remove the folders it made for it."""
-        made = [d for d in (self.root, self.root / "MNIST", idx.raw_dir(self.root)) if not d.exists()]
-        try:
-            from torchvision.datasets import MNIST
-
-            MNIST(str(self.root), train=True, download=True)
-            MNIST(str(self.root), train=False, download=True)
-        except Exception as err:
-            for folder in reversed(made):
-                shutil.rmtree(folder, ignore_errors=True)
-            reason = " ".join(str(err).split())[:200]
-            raise UserError(
-                idx.missing_message(self.root, missing)
-                + f"\n(data.download=true was tried and failed: {reason})"
-            ) from None
 
     def _split_indices(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Seeded hold-out: the same validation images whatever the run's seed or loader."""

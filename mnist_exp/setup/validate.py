@@ -30,6 +30,16 @@ def _integer(lo: int, hi: int | None = None) -> Callable[[Any], bool]:
     return ok
 
 
+URLS = ("http://", "https://", "file://")
+
+
+def _urls(value: Any) -> bool:
+    """null, or a non-empty list of URLs (data.mirrors)."""
+    if value is None:
+        return True
+    return not isinstance(value, str) and len(value) > 0 and all(str(u).startswith(URLS) for u in value)
+
+
 # key, test, what it must be, example fix
 RULES: list[tuple[str, Callable[[Any], bool], str, str]] = [
     ("optimizer.lr", lambda v: _number(v) and v > 0, "a finite number > 0", "optimizer.lr=0.01"),
@@ -60,6 +70,12 @@ RULES: list[tuple[str, Callable[[Any], bool], str, str]] = [
     ),
     ("model.hidden", _integer(1), "an integer >= 1", "model.hidden=300"),
     ("seed", lambda v: v is None or _integer(0, 2**32 - 1)(v), "an integer from 0 to 2**32-1", "seed=0"),
+    (
+        "data.mirrors",
+        _urls,
+        "null or a list of http(s):// or file:// URLs",
+        "data.mirrors=[https://ossci-datasets.s3.amazonaws.com/mnist/]",
+    ),
 ]
 # key, allowed names
 CHOICES: list[tuple[str, tuple[str, ...]]] = [
