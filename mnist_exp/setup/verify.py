@@ -2,7 +2,8 @@
 again, into a new folder beside the original (`<name>.verify1`, `.verify2`, ...). Only what says
 where or how fast a run happens may change (threads, data folder, launcher, progress display);
 anything else would re-run another experiment. `verify.epochs=N` re-runs the first N epochs
-(`stop_after_epochs=N`, so a schedule over the full run stays the same) without the test."""
+(`stop_after_epochs=N`, so a schedule over the full run stays the same) without the test; so does
+the verification of a run that stopped before its end, with the epochs it recorded."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from omegaconf import OmegaConf
 
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.overrides import hydra_quote, override_pairs, unquote
+from mnist_exp.records.history import read_history
+from mnist_exp.records.status import read_status
 from mnist_exp.setup.sources import split_argv, with_recorded_sources
 
 # what a verification may change: where and how fast it runs, never what trains
@@ -91,6 +94,8 @@ def verify_argv(argv: list[str]) -> tuple[list[str], Verification | None]:
     folder = Path(unquote(given[-1].split("=", 1)[1])).expanduser().absolute()
     epochs = _epochs(argv)
     recorded, sources, sweep = _recorded(folder)
+    if epochs is None and not sweep and read_status(folder).get("status") != "ok":
+        epochs = len(read_history(folder / "metrics.csv")) or None  # a stopped run: its epochs so far
     recorded = [o for o in recorded if not o.startswith(DROPPED)]
     line = split_argv([a for a in argv if not a.startswith(("verify=", "verify.epochs="))])
     changed = {k: v for k, v in override_pairs(line.overrides).items() if not k.startswith(MAY_CHANGE)}
