@@ -1,9 +1,5 @@
 """Statistics of repeated runs (seeds): mean, sample std, a 95% confidence interval of the mean
-(Student's t), and Welch's t-test between two sets of runs (unequal variances).
-
-scipy is imported where a statistic needs it, not with this module: every run imports the sweep
-report's code (Hydra's sweep callback), and scipy.stats alone took about half a second of each
-run's start."""
+(Student's t), and Welch's t-test between two sets of runs (unequal variances)."""
 
 from __future__ import annotations
 
@@ -12,6 +8,8 @@ import statistics
 import warnings
 from collections.abc import Sequence
 from typing import Any
+
+from scipy import stats
 
 
 def describe(values: Sequence[float]) -> dict[str, Any]:
@@ -23,8 +21,6 @@ def describe(values: Sequence[float]) -> dict[str, Any]:
     if n == 1:
         return {"n": 1, "mean": mean, "std": None, "ci95_low": None, "ci95_high": None}
     std = statistics.stdev(values)
-    from scipy import stats  # see the module's docstring
-
     half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
     return {"n": n, "mean": mean, "std": std, "ci95_low": mean - half, "ci95_high": mean + half}
 
@@ -36,8 +32,6 @@ def welch_p(a: Sequence[float], b: Sequence[float]) -> float | None:
         return None
     if statistics.stdev(a) == 0 and statistics.stdev(b) == 0:
         return 1.0 if statistics.fmean(a) == statistics.fmean(b) else 0.0
-    from scipy import stats  # see the module's docstring
-
     with warnings.catch_warnings():  # nearly equal values: scipy warns of precision, the p stands
         warnings.simplefilter("ignore", RuntimeWarning)
         return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
