@@ -56,25 +56,27 @@ class MLflowRun(MLFlowLogger):
         tags = {"mnist_exp.run_dir": str(self.run_dir.resolve()), "mnist_exp.status": "running"}
         if os.environ.get(PARENT_ENV):
             tags["mlflow.parentRunId"] = os.environ[PARENT_ENV]
-        run_id = _kept_run(uri, self.run_dir / RUN_ID_FILE) if resume_from else None
         if not resume_from and rank_zero_only.rank == 0:  # rank 0 keeps the id (see `experiment`)
             (self.run_dir / RUN_ID_FILE).unlink(missing_ok=True)
-        super().__init__(
-            experiment_name=experiment_name,
-            run_name=self.run_dir.name,
-            tracking_uri=uri,
-            tags=tags,
-            log_model=log_model,
-            artifact_location=mlflow_artifacts(uri),
-            run_id=run_id or None,
-        )
+        with _store_lock(uri):  # MLflow's client creates an SQLite store's tables when it opens it
+            run_id = _kept_run(uri, self.run_dir / RUN_ID_FILE) if resume_from else None
+            super().__init__(
+                experiment_name=experiment_name,
+                run_name=self.run_dir.name,
+                tracking_uri=uri,
+                tags=tags,
+                log_model=log_model,
+                artifact_location=mlflow_artifacts(uri),
+                run_id=run_id or None,
+            )
 
     @property
     def experiment(self) -> Any:
-        """MLflow's client; the first call opens the store, creates the experiment or run, and
-        keeps the run's id in the run folder. That first call holds a lock on the SQLite file, so
-        two runs started at once into a store that does not exist yet create it, and the
-        experiment, once (MLflow's own creation is not safe against a race)."""
+        """MLflow's client; the first call creates the experiment or run and keeps the run's id in
+        the run folder. That first call, like the constructor (which creates an SQLite store's
+        tables), holds a lock on the SQLite file, so two runs started at once into a store that does
+        not exist yet create it, and the experiment, once (MLflow's own creation is not safe
+        against that race)."""
         if self._opened:
             return super().experiment
         with _store_lock(self.uri):
