@@ -237,3 +237,25 @@ def test_a_local_submitit_sweep(tmp_path: Path, mnist_root: Path) -> None:
         tmp_path, mnist_root, "optimizer.lr=0.05,0.1", *MLP, "debug=limit", "trainer.max_epochs=1", launcher
     )
     assert job_statuses(sweep_dir) == {"lr=0.05": "ok", "lr=0.1": "ok"}
+
+
+def test_a_job_slurm_will_never_start_ends_the_sweep_with_the_reason(
+    slurm: None, tmp_path: Path, mnist_root: Path
+) -> None:
+    """Two tasks of all a node's CPUs each: SLURM keeps the job pending (Reason=PartitionConfig)
+    for ever. The sweep cancels it and ends with exit 2, the reason in words and the fix."""
+    cpus = int(subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True).stdout.split()[0])
+    ask = ["hydra/launcher=slurm", "hydra.launcher.tasks_per_node=2", f"hydra.launcher.cpus_per_task={cpus}"]
+    ask += ["hydra.launcher.poll_s=1", "trainer=ddp_cpu", "trainer.devices=2"]
+    proc = start(
+        tmp_path, "-m", *MLP, *ask, f"data.root={mnist_root}", f"hydra.sweep.dir={tmp_path / 'sweep'}"
+    )
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2, err[-3000:]
+    assert (
+        "SLURM will never start job" in err and "PartitionConfig" in err and "Fix: ask for what a node" in err
+    )
+    assert "Traceback" not in out + err
+    ids = re.findall(r"SLURM job (\d+)", out + err)
+    queue = subprocess.run(["squeue", "-h", "--me", "-o", "%i %T"], capture_output=True, text=True).stdout
+    assert ids and not [line for line in queue.splitlines() if line.split()[0].split("_")[0] in ids]

@@ -11,7 +11,7 @@ status.json, so a cancelled or lost job is a recorded outcome, not a traceback.
 from __future__ import annotations
 
 import logging
-import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,14 +25,13 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLaunche
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_exp.core.errors import UserError
+from mnist_exp.pipelines.queue import ENDED, cancel, never_starts, squeue_states
 from mnist_exp.pipelines.sweep import finished_earlier, job_result, lost_job
 from mnist_exp.records.status import ENDINGS, read_status
 
 log = logging.getLogger("mnist_exp.sweep")
 
 # squeue's states of a job that will not run again (a requeued job is PENDING or REQUEUED)
-ENDED = {"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY"}
-ENDED |= {"BOOT_FAIL", "DEADLINE", "SPECIAL_EXIT", "REVOKED"}
 EXECUTORS = {"slurm": SlurmLauncher, "local": LocalLauncher}
 OURS = ("poll_s",)  # settings of this launcher, not of submitit
 
@@ -56,8 +55,12 @@ class ClusterSweep:
         configs = [self._job_config(list(o), initial_job_idx + i) for i, o in enumerate(job_overrides)]
         todo = [i for i, cfg in enumerate(configs) if not self._finished(cfg)]
         if todo:
-            jobs = self._submit([configs[i] for i in todo], [job_overrides[i] for i in todo])
-            self._wait(jobs)
+            try:
+                jobs = self._submit([configs[i] for i in todo], [job_overrides[i] for i in todo])
+                self._wait(jobs)
+            except UserError as err:  # Hydra would report it as a job's error: one message, exit 2
+                print(f"Error: {err}", file=sys.stderr)
+                sys.exit(err.exit_code)
             for cfg, job in zip([configs[i] for i in todo], jobs, strict=True):
                 self._check_ran(cfg, job)
         return [self._result(cfg, o) for cfg, o in zip(configs, job_overrides, strict=True)]
@@ -127,12 +130,32 @@ class ClusterSweep:
             while not all(job.done() for job in jobs):
                 time.sleep(min(self.poll_s, 1.0))
             return
-        ids = {str(job.job_id) for job in jobs}
+        ids, shown, last = {str(job.job_id) for job in jobs}, {}, time.monotonic()
         while True:
-            states = squeue_states()
-            if all(states.get(i, "COMPLETED") in ENDED for i in ids):
+            queue = squeue_states()
+            states = {i: queue.get(i, ("COMPLETED", "")) for i in ids}
+            if all(state in ENDED for state, _ in states.values()):
                 return
+            pending = {i: reason for i, (state, reason) in states.items() if state == "PENDING"}
+            for job_id, reason in pending.items():
+                if never_starts(reason):
+                    self._never(job_id, reason, [i for i, (st, _) in states.items() if st not in ENDED])
+            if pending and (pending != shown or time.monotonic() - last > 60):  # now and then
+                log.info(
+                    "Pending in SLURM: %s", ", ".join(f"job {i} ({r})" for i, r in sorted(pending.items()))
+                )
+                shown, last = pending, time.monotonic()
             time.sleep(self.poll_s)
+
+    @staticmethod
+    def _never(job_id: str, reason: str, queued: list[str]) -> None:
+        """A job SLURM will never start: cancel the sweep's jobs still queued, say why (exit 2)."""
+        meaning, fix = never_starts(reason) or ("", "")
+        cancel(queued)
+        raise UserError(
+            f"SLURM will never start job {job_id}: Reason={reason.strip('()')}: {meaning}. The sweep's "
+            f"{len(queued)} queued job(s) were cancelled. Fix: {fix}."
+        )
 
     def _check_ran(self, cfg: DictConfig, job: Any) -> None:
         """A job that left the queue without its run recording how it ended (killed, lost node)."""
@@ -157,15 +180,3 @@ class ClusterSweep:
             status=JobStatus.COMPLETED,
             _return_value=job_result(read_status(folder)),
         )
-
-
-def squeue_states() -> dict[str, str]:
-    """This user's jobs in SLURM's queue (array tasks one by one), id -> state; retried while the
-    controller does not answer, for up to a minute."""
-    command = ["squeue", "-h", "-r", "--states=all", "--me", "-o", "%i %T"]
-    for attempt in range(12):
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-        if done.returncode == 0:
-            return dict(line.split()[:2] for line in done.stdout.splitlines() if len(line.split()) >= 2)
-        time.sleep(5 if attempt else 1)
-    raise UserError(f"squeue does not answer ({done.stderr.strip()}). Fix: check the cluster (`sinfo`).")
