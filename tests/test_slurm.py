@@ -259,3 +259,32 @@ def test_a_job_slurm_will_never_start_ends_the_sweep_with_the_reason(
     ids = re.findall(r"SLURM job (\d+)", out + err)
     queue = subprocess.run(["squeue", "-h", "--me", "-o", "%i %T"], capture_output=True, text=True).stdout
     assert ids and not [line for line in queue.splitlines() if line.split()[0].split("_")[0] in ids]
+
+
+def test_a_job_cancelled_before_it_starts_is_counted_and_named(
+    slurm: None, tmp_path: Path, mnist_root: Path
+) -> None:
+    """One task at a time: the second array task waits; a user scancels it before it starts. The
+    sweep still counts it (incomplete, with why) and ends with exit 1."""
+    args = [
+        "-m",
+        *MLP,
+        "optimizer.lr=0.05,0.1",
+        "trainer.max_epochs=3",
+        *SLURM,
+        "hydra.launcher.array_parallelism=1",
+    ]
+    proc = start(tmp_path, *args, f"data.root={mnist_root}", f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    pending = ""
+    while not pending:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+        queue = subprocess.run(
+            ["squeue", "-h", "-r", "--me", "-t", "PENDING", "-o", "%i"], capture_output=True, text=True
+        )
+        pending = queue.stdout.split()[0] if queue.stdout.split() else ""
+    subprocess.run(["scancel", pending], check=True)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 1, err[-3000:]
+    assert "2 jobs: 1 incomplete, 1 ok" in out + err and "Traceback" not in out + err
+    assert re.search(r"incomplete\s+lr=0\.\d+\s+SLURM job \d+ ended while its run was not started", out + err)

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_exp.core.errors import Interrupted, Pruned, Requeued, UserError
 from mnist_exp.core.overrides import SWEPT_ENV, same_overrides, shell_override
-from mnist_exp.pipelines.report import collect, print_configurations, write_report
+from mnist_exp.pipelines.report import collect, print_configurations, read_job, write_report
 from mnist_exp.records.status import FINAL, last_checkpoint, read_status, write_status
 from mnist_exp.setup.runtime import hydra_overrides, swept_keys
 
@@ -62,8 +62,13 @@ class SweepCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
         jobs = collect(sweep_dir)
-        if not any((job["folder"] / "status.json").is_file() for job in jobs):
+        named = {job["name"] for job in jobs}  # a job cancelled before it started has no folder
+        jobs += [read_job(sweep_dir / name) for name in LOST if name not in named]
+        if not any((job["folder"] / "status.json").is_file() for job in jobs) and not LOST:
             return  # not a training sweep (e.g. mnist-exp-eval -m): nothing to report
+        for job in jobs:
+            if job["name"] in LOST:
+                job["status"], job["error"] = "incomplete", LOST[job["name"]]
         metric = str(config.get("optimized_metric") or "val/acc_best")
         try:
             configurations = write_report(jobs, sweep_dir, metric)[1]
@@ -73,8 +78,6 @@ class SweepCallback(Callback):
             log.warning("Could not write the sweep report: %s", err)
         counts: dict[str, int] = {}
         for job in jobs:
-            if job["name"] in LOST:
-                job["status"], job["error"] = "incomplete", LOST[job["name"]]
             counts[job["status"]] = counts.get(job["status"], 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         print(f"Sweep {sweep_dir}: {len(jobs)} jobs: {summary}. Report: {sweep_dir / 'report.md'}")
