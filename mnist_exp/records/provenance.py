@@ -65,8 +65,9 @@ def _git(folder: Path, *args: str) -> str | None:
 
 def git_state(folder: Path, leave_out: tuple[Path, ...] = ()) -> tuple[dict[str, Any], str]:
     """The git work tree holding `folder`: commit, branch, dirty, and the uncommitted diff of its
-    tracked files (untracked files are named, as W&B's diff.patch does). What lies in `leave_out`
-    (the runs' log folder and the run's own, when inside the tree) does not make it dirty."""
+    tracked files. Dirty means what `git describe --dirty` means, tracked files changed; untracked
+    files (a `__pycache__/`, new files) are named but not counted, and not in the diff, as in W&B's
+    diff.patch. What lies in `leave_out` (the runs' log folder and the run's own) is left out."""
     root = (_git(folder, "rev-parse", "--show-toplevel") or "").strip()
     if not root:
         why = "git is not installed" if _git(Path("/"), "--version") is None else "not in a git work tree"
@@ -80,7 +81,7 @@ def git_state(folder: Path, leave_out: tuple[Path, ...] = ()) -> tuple[dict[str,
         "root": root,
         "commit": head.get("oid"),
         "branch": head.get("head"),
-        "dirty": bool(changed or untracked),
+        "dirty": bool(changed),  # as `git describe --dirty`: tracked files changed
         "changed": changed[:50],
         "untracked": untracked[:50],
     }
