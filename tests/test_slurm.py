@@ -287,4 +287,5 @@ def test_a_job_cancelled_before_it_starts_is_counted_and_named(
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 1, err[-3000:]
     assert "2 jobs: 1 incomplete, 1 ok" in out + err and "Traceback" not in out + err
-    assert re.search(r"incomplete\s+lr=0\.\d+\s+SLURM job [\d_]+ ended while its run was not started", out + err)
+    why = r"SLURM job [\d_]+ ended while its run was not started"
+    assert re.search(r"incomplete\s+lr=0\.\d+\s+" + why, out + err)
