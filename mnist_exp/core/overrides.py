@@ -10,7 +10,7 @@ import hashlib
 import os
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 SWEPT_ENV = "MNIST_EXP_SWEPT"  # the keys this sweep varies, for naming its job folders
 # overrides that say where things are, not what is trained: never part of a job's name
@@ -28,6 +28,11 @@ def split_override(override: str) -> tuple[str, str] | None:
 def override_pairs(overrides: Sequence[object]) -> dict[str, str]:
     """Overrides as {key: value}; a later override of the same key wins, as in Hydra."""
     return dict(filter(None, (split_override(str(o)) for o in overrides)))
+
+
+def without_keys(overrides: Sequence[str], keys: Collection[str]) -> list[str]:
+    """The overrides whose key is not among `keys` (a key given again replaces a recorded one)."""
+    return [o for o in overrides if (split_override(o) or ("",))[0] not in keys]
 
 
 def same_overrides(a: Sequence[object] | None, b: Sequence[object] | None) -> bool:

@@ -25,6 +25,7 @@ import pytorch_lightning as pl
 import torch
 
 from mnist_exp.core.errors import Interrupted, Requeued
+from mnist_exp.records.callbacks import last_file
 
 log = logging.getLogger("mnist_exp.train")
 NONE, CANCEL, REQUEUE = 0, 1, 2  # what was asked, in increasing precedence across DDP ranks
@@ -109,9 +110,7 @@ class SafeStop(pl.Callback):
     @staticmethod
     def last_path(trainer: pl.Trainer) -> Path | None:
         callback = trainer.checkpoint_callback
-        if callback is None or not callback.dirpath:
-            return None
-        return Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
+        return last_file(callback) if callback is not None else None
 
     def save(self, trainer: pl.Trainer) -> Path | None:
         path = self.last_path(trainer)

@@ -21,8 +21,8 @@ PARENT_FILE = ".mlflow_parent_run_id"
 def open_parent(logger: DictConfig, sweep_dir: Path) -> None:
     """Create (or find again) the sweep's parent run and tell the jobs its id."""
     uri = absolute_uri(str(logger.tracking_uri))
-    if sqlite_path(uri) is not None:
-        sqlite_path(uri).parent.mkdir(parents=True, exist_ok=True)
+    if (path := sqlite_path(uri)) is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     client = MlflowClient(uri)
     name = str(logger.experiment_name)
     experiment = client.get_experiment_by_name(name)

@@ -5,24 +5,16 @@ differ, the first epoch and metric that does, and what differs in the two runs' 
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
 
 from mnist_exp.records import provenance
+from mnist_exp.records.history import read_history
 from mnist_exp.records.status import job_folders, read_status
 from mnist_exp.setup.verify import Verification
 
 RESULT = "verification.json"  # in the re-run's folder: what was compared, and the verdict
-
-
-def _rows(run_dir: Path) -> list[dict[str, str]]:
-    try:
-        with (run_dir / "metrics.csv").open(newline="") as fh:
-            return list(csv.DictReader(fh))
-    except OSError:
-        return []
 
 
 def _tests(run_dir: Path) -> dict[str, Any]:
@@ -32,7 +24,7 @@ def _tests(run_dir: Path) -> dict[str, Any]:
 
 def first_difference(original: Path, rerun: Path, epochs: int | None) -> tuple[str | None, int]:
     """The first difference in words (None when there is none), and how many values compared."""
-    before, after = _rows(original), _rows(rerun)
+    before, after = read_history(original / "metrics.csv"), read_history(rerun / "metrics.csv")
     if epochs is not None:
         before = before[:epochs]
     if not before:
@@ -42,7 +34,7 @@ def first_difference(original: Path, rerun: Path, epochs: int | None) -> tuple[s
         for key, value in old.items():
             if new.get(key) != value:
                 return (
-                    f"epoch {old.get('epoch')}, {key}: {value} vs {new.get(key)}{_by(value, new.get(key))}",
+                    f"epoch {int(old['epoch'])}, {key}: {value} vs {new.get(key)}{_by(value, new.get(key))}",
                     count,
                 )
             count += 1

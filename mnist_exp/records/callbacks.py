@@ -233,6 +233,13 @@ class TestReport(pl.Callback):
         publish(trainer, figure, self.dirpath / "mistakes.png", "test/mistakes", step)
 
 
+def last_file(callback: ModelCheckpoint) -> Path | None:
+    """Where a ModelCheckpoint writes `last.ckpt` (None without a folder)."""
+    if not callback.dirpath:
+        return None
+    return Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
+
+
 class EpochCheckpoint(ModelCheckpoint):
     """Lightning's ModelCheckpoint, with `last.ckpt` holding the end of every epoch, as its docs
     promise and as Lightning did before 2.6. Since 2.6 it rewrites last.ckpt only at a step where
@@ -256,13 +263,8 @@ class EpochCheckpoint(ModelCheckpoint):
         if self._epoch_written != trainer.global_step:
             super().on_train_end(trainer, pl_module)
 
-    def _last_file(self) -> Path | None:
-        return (
-            Path(self.dirpath) / f"{self.CHECKPOINT_NAME_LAST}{self.FILE_EXTENSION}" if self.dirpath else None
-        )
-
     def _stamp(self) -> tuple[int, int] | None:
-        path = self._last_file()
+        path = last_file(self)
         try:
             info = path.stat() if path else None
         except OSError:
@@ -270,7 +272,7 @@ class EpochCheckpoint(ModelCheckpoint):
         return (info.st_ino, info.st_mtime_ns) if info else None
 
     def _keep_last(self, trainer: pl.Trainer, before: tuple[int, int] | None) -> None:
-        path = self._last_file()
+        path = last_file(self)
         fitting = trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking
         if not self.save_last or path is None or not fitting or trainer.fast_dev_run:
             return

@@ -5,7 +5,6 @@ written by the torch-free records/provenance.py."""
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ def machine(trainer: pl.Trainer) -> dict[str, Any]:
             "name": name,
             "devices": trainer.num_devices,
             "threads": torch.get_num_threads(),
-            "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "cpus": provenance.usable_cpus(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "native_bf16": bool(provenance.cpu_flags() & provenance.NATIVE_BF16) if on_cpu else None,
         },
@@ -53,7 +52,7 @@ def record_provenance(
             log.info("This start's environment differs from the run's first: %s", "; ".join(changed))
     for logger in loggers:
         if isinstance(logger, Tracker):
-            logger.record_provenance(run_dir, starts[0])
+            logger.record_provenance(starts[0])
         elif isinstance(logger, TensorBoardLogger):
             text = "  \n".join(provenance.lines(starts[-1]))
             logger.experiment.add_text("provenance", text, global_step=len(starts) - 1)

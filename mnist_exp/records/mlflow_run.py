@@ -30,8 +30,8 @@ from mnist_exp.records import provenance
 from mnist_exp.records.hparams import PICTURES, flat_params
 
 PARENT_ENV = "MNIST_EXP_MLFLOW_PARENT"  # set by the sweep for its jobs: the parent run's id
-RUN_ID_FILE = ".mlflow_run_id"
-log = logging.getLogger("mnist_exp.train")  # in the run folder: a resumed run logs into the same MLflow run
+RUN_ID_FILE = ".mlflow_run_id"  # in the run folder: a resumed run logs into the same MLflow run
+log = logging.getLogger("mnist_exp.train")
 
 
 class MLflowRun(MLFlowLogger):
@@ -51,8 +51,8 @@ class MLflowRun(MLFlowLogger):
         self.run_dir = Path(run_dir)
         self._opened = False
         self.uri = uri = absolute_uri(tracking_uri)
-        if sqlite_path(uri) is not None:
-            sqlite_path(uri).parent.mkdir(parents=True, exist_ok=True)
+        if (path := sqlite_path(uri)) is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         tags = {"mnist_exp.run_dir": str(self.run_dir.resolve()), "mnist_exp.status": "running"}
         if os.environ.get(PARENT_ENV):
             tags["mlflow.parentRunId"] = os.environ[PARENT_ENV]
@@ -103,7 +103,7 @@ class MLflowRun(MLFlowLogger):
         self.experiment.set_tag(self.run_id, "mnist_exp.status", status)
 
     @rank_zero_only
-    def record_provenance(self, run_dir: Path, entry: dict[str, Any]) -> None:
+    def record_provenance(self, entry: dict[str, Any]) -> None:
         """MLflow's own source tags (the commit of the user's git tree, else of mnist-exp's
         checkout), a few of mnist-exp's, and provenance.json, its patches and the package list."""
         git = entry.get("git") or {}
@@ -123,7 +123,7 @@ class MLflowRun(MLFlowLogger):
         for key, value in tags.items():
             if value:
                 self.experiment.set_tag(self.run_id, key, value)
-        for path in sorted(run_dir.glob("provenance*")):
+        for path in sorted(self.run_dir.glob("provenance*")):
             self.experiment.log_artifact(self.run_id, str(path), "provenance")
         self.experiment.log_text(self.run_id, provenance.requirements(entry), "provenance/requirements.txt")
 

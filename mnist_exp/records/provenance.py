@@ -11,6 +11,7 @@ goes in: no environment variables wholesale, and a password in a URL on the comm
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -116,28 +117,33 @@ def data_record(root: str | Path, verified: bool) -> dict[str, Any]:
     return {"folder": str(folder), "sha256_verified": verified, "sha256": sums}
 
 
-def cpu_name() -> str:
-    """The CPU model as the kernel names it (platform.processor() says only 'x86_64' on Linux)."""
+@functools.cache
+def _cpuinfo(*keys: str) -> str | None:
+    """The first value of any of `keys` in /proc/cpuinfo (None where it has none, or no such file);
+    read once per process."""
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
-                if line.startswith("model name"):
+                if line.startswith(keys):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_name() -> str:
+    """The CPU model as the kernel names it (platform.processor() says only 'x86_64' on Linux)."""
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 def cpu_flags() -> set[str]:
     """The CPU's feature flags as the kernel lists them (empty where there is no /proc/cpuinfo)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith(("flags", "Features")):  # x86, aarch64
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return set((_cpuinfo("flags", "Features") or "").split())  # x86, aarch64
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, e.g. a SLURM or taskset allocation)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def bf16_note(precision: str, device_type: str, flags: set[str], capability: str) -> str | None:

@@ -4,7 +4,6 @@ through this, never by probing for a method."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -16,6 +15,6 @@ class Tracker(Protocol):
     def log_pictures(self) -> None:
         """The run folder's pictures, copied into the tracker once the run has ended."""
 
-    def record_provenance(self, run_dir: Path, entry: dict[str, Any]) -> None:
+    def record_provenance(self, entry: dict[str, Any]) -> None:
         """What produced the run (provenance.json's first start), in the tracker's own fields,
-        plus provenance.json, the patch and the package list as files."""
+        plus the run folder's provenance.json, its patches and the package list as files."""

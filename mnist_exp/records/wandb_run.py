@@ -73,15 +73,13 @@ class WandbRun(WandbLogger):
         self.experiment.summary["mnist_exp.status"] = status
 
     @rank_zero_only
-    def record_provenance(self, run_dir: Path, entry: dict[str, Any]) -> None:
+    def record_provenance(self, entry: dict[str, Any]) -> None:
         """W&B records its own metadata (host, program, git, requirements.txt); mnist-exp's items
         go into the run's config under `provenance.`, and provenance.json and patches into its files."""
-        shown = {
-            f"provenance.{k}": v for k, v in provenance.items(entry).items() if k not in entry["packages"]
-        }
+        shown = {f"provenance.{k}": v for k, v in provenance.items(entry, packages=False).items()}
         self.experiment.config.update(shown, allow_val_change=True)
-        for path in sorted(run_dir.glob("provenance*")):  # W&B writes its own requirements.txt
-            self.experiment.save(str(path), base_path=str(run_dir), policy="now")
+        for path in sorted(self.run_dir.glob("provenance*")):  # W&B writes its own requirements.txt
+            self.experiment.save(str(path), base_path=str(self.run_dir), policy="now")
 
     @rank_zero_only
     def log_pictures(self) -> None:

@@ -10,7 +10,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from mnist_exp.core.errors import UserError
-from mnist_exp.core.overrides import hydra_quote, override_pairs, shell_override, split_override, unquote
+from mnist_exp.core.overrides import hydra_quote, override_pairs, shell_override, unquote, without_keys
 from mnist_exp.records.lock import holder, in_use_error
 from mnist_exp.records.status import last_checkpoint, read_status
 from mnist_exp.setup.sources import split_argv, with_recorded_sources
@@ -100,7 +100,7 @@ def resume_argv(argv: list[str]) -> list[str]:
     changes = {k: v for k, v in changes.items() if not k.startswith("hydra.searchpath")}
     _check_resumable(run_dir, changes)
     replaced = override_pairs(given)
-    kept = [o for o in recorded if (split_override(o) or ("",))[0] not in replaced]
+    kept = without_keys(recorded, replaced)
     last = str(last_checkpoint(run_dir))
     where = [f"resume={hydra_quote(str(run_dir))}", f"ckpt_path={hydra_quote(last)}"]
     return [*line.flags, *kept, *given, *where, f"hydra.run.dir={hydra_quote(str(run_dir))}"]

@@ -10,6 +10,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from mnist_exp.records.provenance import usable_cpus
+
 
 def hydra_overrides() -> list[str] | None:
     """This run's or job's command-line overrides (None outside Hydra, e.g. tests calling train())."""
@@ -45,7 +47,7 @@ def torch_threads(cfg: DictConfig) -> int | None:
     launcher = HydraConfig.get().get("launcher") or {}
     if "joblib" not in str(launcher.get("_target_", "")):
         return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cpus()
     n_jobs = int(launcher.get("n_jobs") or -1)
     if n_jobs < 0:
         n_jobs = max(1, cores + 1 + n_jobs)

@@ -13,7 +13,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from mnist_exp.core.errors import UserError
-from mnist_exp.core.overrides import hydra_quote, override_pairs, unquote
+from mnist_exp.core.overrides import hydra_quote, override_pairs, unquote, without_keys
 from mnist_exp.records.history import read_history
 from mnist_exp.records.status import read_status
 from mnist_exp.setup.sources import split_argv, with_recorded_sources
@@ -107,8 +107,7 @@ def verify_argv(argv: list[str]) -> tuple[list[str], Verification | None]:
         )
     if sources.is_file():
         line = with_recorded_sources(line, sources, "config", str(folder))
-    given_keys = override_pairs(line.overrides)
-    recorded = [o for o in recorded if o.split("=", 1)[0].lstrip("+~") not in given_keys]
+    recorded = without_keys(recorded, override_pairs(line.overrides))
     rerun = _beside(folder)
     short = [f"++stop_after_epochs={epochs}", "++test=false"] if epochs else []
     where = f"hydra.{'sweep' if sweep else 'run'}.dir={hydra_quote(str(rerun))}"
