@@ -213,3 +213,54 @@ def test_last_ckpt_holds_the_last_epoch_when_val_acc_stops_improving(
     accuracies = [row["val/acc"] for row in history]
     assert max(accuracies[1:]) <= accuracies[0]  # no improvement after epoch 0: the case itself
     assert last["epoch"] == 2 and metrics["test/ckpt_epoch"] == 2.0
+
+
+LATE_SIGHT = '''
+import itertools
+
+from mnist_exp.records.callbacks import EpochCheckpoint
+
+_seen = itertools.count()
+
+
+class LateSight(EpochCheckpoint):
+    """On every rank but 0, rank 0's write of last.ckpt lands between this rank's two looks at it,
+    the race a busy machine makes now and then: the look before and the look after differ."""
+
+    def _stamp(self):
+        if self._rank_zero:
+            return super()._stamp()
+        return (-1, next(_seen))
+
+    def setup(self, trainer, pl_module, stage):
+        self._rank_zero = trainer.global_rank == 0
+        super().setup(trainer, pl_module, stage)
+'''
+
+
+@pytest.mark.slow
+def test_every_ddp_rank_writes_last_ckpt_when_rank_zero_does(tmp_path: Path, mnist_root: Path) -> None:
+    """Whether last.ckpt still needs writing is rank 0's decision: a rank that saw the file change
+    under it skipped the save (a collective), the ranks then waited on different collectives, and
+    the second DDP job of a sweep failed with gloo's 'Connection closed by peer' (seen in CI)."""
+    (tmp_path / "late_sight.py").write_text(LATE_SIGHT)
+    sweep_dir = tmp_path / "sweep"
+    done = run_module(
+        "train",
+        "-m",
+        "optimizer.lr=0.01,0.1",
+        *QUICK,
+        "trainer=ddp_cpu",
+        "trainer.max_epochs=2",
+        "trainer.limit_train_batches=5",
+        "callbacks.model_checkpoint._target_=late_sight.LateSight",
+        f"data.root={mnist_root}",
+        f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path,
+        timeout=400,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for job in ("lr=0.01", "lr=0.1"):
+        assert json.loads((sweep_dir / job / "status.json").read_text())["status"] == "ok"
+        last = sweep_dir / job / "checkpoints" / "last.ckpt"
+        assert torch.load(last, map_location="cpu", weights_only=True)["epoch"] == 1

@@ -276,7 +276,11 @@ class EpochCheckpoint(ModelCheckpoint):
         fitting = trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking
         if not self.save_last or path is None or not fitting or trainer.fast_dev_run:
             return
-        if self._stamp() == before and self._epoch_written != trainer.global_step:
+        unchanged = self._stamp() == before and self._epoch_written != trainer.global_step
+        # rank 0 wrote the file and has seen its own writes; another rank may stat it in the middle of
+        # one and decide otherwise, skipping a collective (the ranks then wait on different ones, and
+        # a DDP job failed with gloo's "Connection closed by peer"): every rank follows rank 0
+        if trainer.strategy.broadcast(unchanged, src=0):
             trainer.save_checkpoint(path)  # every rank takes part; rank 0 writes
             self.last_model_path = str(path)
         self._epoch_written = trainer.global_step
