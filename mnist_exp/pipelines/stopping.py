@@ -60,6 +60,9 @@ class SafeStop(pl.Callback):
         if launcher is not None and signum != signal.SIGINT:
             launcher.kill(signum)  # ranks it started hear it too (a terminal's Ctrl-C reaches them itself)
 
+    def signame(self) -> str:
+        return signal.Signals(self.signum).name
+
     def watched(self) -> list[int]:
         return [s for s in (signal.SIGINT, signal.SIGTERM, requeue_signal()) if s is not None]
 
@@ -75,6 +78,27 @@ class SafeStop(pl.Callback):
         # Lightning registered its own handlers when the fit began; ours replace them until its
         # teardown puts back what was there before the fit
         self.install()
+
+    def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.trainer = trainer
+        self.install()  # as at the fit's start: Lightning registered its own handlers for the stage
+
+    def on_test_batch_end(
+        self, trainer: pl.Trainer, module: Any, outputs: Any, batch: Any, *idx: int
+    ) -> None:
+        """In the test: the fit is complete and saved; a resume only tests."""
+        asked = self._agreed(trainer)
+        if asked != NONE:
+            self.stop(asked, f"in the test (the fit is complete: {trainer.current_epoch} epochs)")
+
+    def between(self, trainer: pl.Trainer, where: str) -> None:
+        """A safe point between stages (set-up, fit, test): act on a signal noted before it."""
+        together = (
+            trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized()
+        )
+        asked = self._agreed(trainer) if together else self.asked
+        if asked != NONE:
+            self.stop(asked, where)
 
     def on_train_batch_end(self, trainer: pl.Trainer, module: Any, outputs: Any, batch: Any, i: int) -> None:
         asked = self._agreed(trainer)
@@ -98,14 +122,18 @@ class SafeStop(pl.Callback):
     def _stop(self, trainer: pl.Trainer, asked: int, saved: Path | None) -> None:
         where = f"epoch {trainer.current_epoch}, step {trainer.global_step}"
         kept = f"saved {saved}" if saved is not None and saved.is_file() else "no checkpoint saved"
+        self.stop(asked, f"at {where}; {kept}")
+
+    def stop(self, asked: int, where: str) -> None:
+        """Raise what was asked: Requeued for the time-limit signal, else Interrupted."""
         if asked == REQUEUE:
             signum = requeue_signal()
             handler = self.handlers.get(signum) if signum is not None else None
             raise Requeued(
-                f"Stopped for the time limit at {where}; {kept}.",
+                f"Stopped for the time limit {where}.",
                 handover=(lambda: handler(signum, None)) if callable(handler) else None,
             )
-        raise Interrupted(f"Stopped by {signal.Signals(self.signum).name} at {where}; {kept}.")
+        raise Interrupted(f"Stopped by {self.signame()} {where}.")
 
     @staticmethod
     def last_path(trainer: pl.Trainer) -> Path | None:

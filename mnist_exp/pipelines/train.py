@@ -8,7 +8,6 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,27 +18,24 @@ from lightning_fabric.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import ProgressBar
 from pytorch_lightning.utilities import rank_zero_only
-from pytorch_lightning.utilities.exceptions import SIGTERMException
-from torch.multiprocessing.spawn import ProcessRaisedException
 
 from mnist_exp.core.checkpoint import WEIGHTS_ONLY, checkpoint_epoch
-from mnist_exp.core.errors import Diverged, Interrupted, Pruned, Requeued, raised_in_rank
-from mnist_exp.core.overrides import shell_override
+from mnist_exp.core.errors import Interrupted
 from mnist_exp.pipelines.ranks import EndProcessGroup, end_process_group
-from mnist_exp.pipelines.stopping import SafeStop, StopAfterEpochs, stops_safely
+from mnist_exp.pipelines.stages import Status, in_ranks, recorded
+from mnist_exp.pipelines.stopping import CANCEL, SafeStop, StopAfterEpochs, stops_safely
 from mnist_exp.records.callbacks import AtomicCheckpointIO, StepProgressBar
 from mnist_exp.records.hparams import log_hparams
 from mnist_exp.records.lock import run_lock
 from mnist_exp.records.machine import record_provenance, warn_emulated_bf16
 from mnist_exp.records.provenance import data_record
-from mnist_exp.records.status import last_checkpoint, read_status, write_status
+from mnist_exp.records.status import read_status, write_status
 from mnist_exp.records.trackers import Tracker
 from mnist_exp.setup.checks import missing_package
 from mnist_exp.setup.runtime import hydra_overrides, in_multirun, steps_per_call, torch_threads
 from mnist_exp.setup.validate import validate
 
 log = logging.getLogger("mnist_exp.train")
-Status = Callable[..., None]
 
 
 def build_callbacks(cfg: DictConfig, has_logger: bool) -> list[pl.Callback]:
@@ -67,10 +63,18 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
     return loggers
 
 
-def build_trainer(cfg: DictConfig, loggers: list[Any], extra: list[pl.Callback], k: int = 1) -> pl.Trainer:
+def build_trainer(
+    cfg: DictConfig, loggers: list[Any], extra: list[pl.Callback], k: int = 1, stop: SafeStop | None = None
+) -> pl.Trainer:
     """The Trainer; with k mini-batches per Lightning step the loader applies limit_train_batches
-    (in mini-batches) and per-step logging is every log_every_n_steps mini-batches, in whole calls."""
-    callbacks = [*build_callbacks(cfg, has_logger=bool(loggers)), *extra, SafeStop(), EndProcessGroup()]
+    (in mini-batches) and per-step logging is every log_every_n_steps mini-batches, in whole calls.
+    `stop` is the run's SafeStop, holding the signals since its set-up began."""
+    callbacks = [
+        *build_callbacks(cfg, has_logger=bool(loggers)),
+        *extra,
+        stop or SafeStop(),
+        EndProcessGroup(),
+    ]
     if cfg.get("stop_after_epochs"):
         callbacks.append(StopAfterEpochs(int(cfg.stop_after_epochs)))
     bar = show_progress_bar(cfg)
@@ -128,6 +132,16 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
 
 
 def _train(cfg: DictConfig, output_dir: Path, extra_callbacks: list[pl.Callback] | None) -> dict[str, float]:
+    """Every stage holds the signals (set-up, fit, test, records): a signal ends the run at the
+    next safe point, recorded with its stage."""
+    stop = SafeStop()
+    with stops_safely(stop):
+        return _stages(cfg, output_dir, extra_callbacks, stop)
+
+
+def _stages(
+    cfg: DictConfig, output_dir: Path, extra: list[pl.Callback] | None, stop: SafeStop
+) -> dict[str, float]:
     started = time.time()
     _prepare_process(cfg)
     datamodule, k = build_datamodule(cfg)
@@ -137,7 +151,7 @@ def _train(cfg: DictConfig, output_dir: Path, extra_callbacks: list[pl.Callback]
     log.info("%s, %s parameters; run folder %s", type(model.net).__name__, f"{params:,}", output_dir)
     loggers = build_loggers(cfg)
     status = _status_writer(cfg, output_dir, started, loggers)
-    trainer = build_trainer(cfg, loggers, list(extra_callbacks or []), k)
+    trainer = build_trainer(cfg, loggers, list(extra or []), k, stop)
     if rank_zero_only.rank == 0:
         warn_emulated_bf16(trainer)
         for lg in loggers:
@@ -146,11 +160,16 @@ def _train(cfg: DictConfig, output_dir: Path, extra_callbacks: list[pl.Callback]
         data = data_record(cfg.data.root, bool(cfg.data.get("verify"))) if cfg.data.get("root") else {}
         record_provenance(output_dir, trainer, data, Path(cfg.paths.log_dir), loggers)
     metrics: dict[str, float] = {}
+    with recorded(status, trainer, "setup", output_dir):
+        stop.between(trainer, "in the set-up, before any training")
     if cfg.get("train", True):
         _fit(trainer, model, datamodule, cfg.get("ckpt_path"), status, output_dir)
         metrics.update(_floats(trainer.callback_metrics))
     if cfg.get("test", True):
-        metrics.update(_test(trainer, model, datamodule, cfg.get("test_ckpt", "best")))
+        with recorded(status, trainer, "test", output_dir):
+            stop.between(trainer, f"before the test (the fit is complete: {trainer.current_epoch} epochs)")
+            status("running", epoch=trainer.current_epoch, stage="test")
+            metrics.update(in_ranks(lambda: _test(trainer, model, datamodule, cfg.get("test_ckpt", "best"))))
     if trainer.fast_dev_run:  # one batch of each stage: a smoke test, its numbers are no result
         status("ok", epoch=trainer.current_epoch, fast_dev_run=True)
         print("fast_dev_run: every stage ran on one batch; no results are reported.")
@@ -161,6 +180,8 @@ def _train(cfg: DictConfig, output_dir: Path, extra_callbacks: list[pl.Callback]
     status("ok", epoch=trainer.current_epoch, metrics=metrics)
     _summary(metrics)
     end_process_group()  # ranks that outlived their stages (ddp, SLURM) end together too
+    if stop.asked == CANCEL:  # it came while the last records were written: they were finished
+        raise Interrupted(f"Stopped by {stop.signame()} as the run ended: it is complete (ok).")
     return metrics
 
 
@@ -225,38 +246,11 @@ def _fit(
     trainer: pl.Trainer, model: Any, datamodule: Any, ckpt_path: str | None, status: Status, run_dir: Path
 ) -> None:
     """trainer.fit, with how it ended written to status.json."""
-    status("running")
-    stop = next(c for c in trainer.callbacks if isinstance(c, SafeStop))
-    try:
-        with stops_safely(stop):
-            _fit_in_ranks(trainer, model, datamodule, ckpt_path)
-    except Diverged as err:
-        status("diverged", epoch=trainer.current_epoch, error=str(err))
-        raise
-    except Pruned as err:
-        status("pruned", epoch=trainer.current_epoch, error=str(err))
-        raise
-    except Requeued as err:  # the launcher requeues the job: it continues from the saved checkpoint
-        status("requeued", epoch=trainer.current_epoch, error=str(err))
-        raise
-    except (Interrupted, SIGTERMException) as err:
-        why = str(err) or "Interrupted."
-        status("interrupted", epoch=trainer.current_epoch, error=why)
-        raise Interrupted(_resume_hint(run_dir, why)) from None
-    except BaseException as err:
-        status("failed", epoch=trainer.current_epoch, error=f"{type(err).__name__}: {err}")
-        raise
-
-
-def _fit_in_ranks(trainer: pl.Trainer, model: Any, datamodule: Any, ckpt_path: str | None) -> None:
-    """trainer.fit; under `ddp_spawn` a rank's own error (pruned, diverged) comes back as such."""
-    try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=WEIGHTS_ONLY)
-    except ProcessRaisedException as err:
-        ours = raised_in_rank(str(err))
-        if ours is None:
-            raise
-        raise ours from None
+    status("running", stage="fit")
+    with recorded(status, trainer, "fit", run_dir):
+        in_ranks(
+            lambda: trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=WEIGHTS_ONLY)
+        )
 
 
 def _test(trainer: pl.Trainer, model: Any, datamodule: Any, which: str) -> dict[str, float]:
@@ -278,12 +272,6 @@ def _test(trainer: pl.Trainer, model: Any, datamodule: Any, which: str) -> dict[
 
 def _floats(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items()}
-
-
-def _resume_hint(run_dir: Path, why: str) -> str:
-    if not last_checkpoint(run_dir).is_file():
-        return f"{why} No checkpoint of {run_dir} was saved: nothing to resume. Fix: start the run again."
-    return f"{why}\nResume it with: mnist-exp-train " + shell_override("resume", str(run_dir))
 
 
 def _summary(metrics: dict[str, float]) -> None:

@@ -1,0 +1,99 @@
+"""A signal at any stage of a run (set-up, test) ends it at a safe point, with an honest status that
+names the stage, and a resume does only what is missing: a finished fit is not trained again, the
+test runs. Real processes, real signals; a callback module of the user's (in the test's folder) marks
+the moment and makes the stage last long enough to be hit."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from mnist_exp.records.history import read_history
+from tests.conftest import run_module
+from tests.test_resume import start, wait_for
+
+STAGES = '''
+import pathlib
+import time
+
+import pytorch_lightning as pl
+
+
+class SlowSetUp(pl.Callback):
+    """Built in the run's set-up: marks it, then takes a while."""
+
+    def __init__(self, mark: str) -> None:
+        pathlib.Path(mark).touch()
+        time.sleep(4)
+
+
+class SlowTest(pl.Callback):
+    """Marks the test's first batch; each batch then takes a while."""
+
+    def __init__(self, mark: str) -> None:
+        self.mark = pathlib.Path(mark)
+
+    def on_test_batch_end(self, *args, **kwargs) -> None:
+        self.mark.touch()
+        time.sleep(0.5)
+'''
+RUN = [
+    "model=mlp",
+    "trainer.max_epochs=2",
+    "trainer.limit_train_batches=10",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=8",
+    "test_ckpt=last",
+    "callbacks.progress_bar.refresh_rate=1000",
+]
+
+
+def info(run: Path) -> dict:
+    return json.loads((run / "status.json").read_text())
+
+
+def stopped(tmp_path: Path, run: Path, mark: Path, *args: str) -> str:
+    """Start the run, SIGTERM it once `mark` appears; its stderr, after checking how it ended."""
+    (tmp_path / "stages.py").write_text(STAGES)
+    proc = start(tmp_path, *RUN, *args, f"hydra.run.dir={run}")
+    wait_for(mark, proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in out + err
+    return err
+
+
+@pytest.mark.slow
+def test_sigterm_in_the_test_records_it_and_a_resume_only_tests(tmp_path: Path, mnist_root: Path) -> None:
+    run, mark = tmp_path / "run", tmp_path / "testing"
+    slow = ["+callbacks.slow._target_=stages.SlowTest", f"+callbacks.slow.mark={mark}"]
+    err = stopped(tmp_path, run, mark, *slow, f"data.root={mnist_root}")
+    assert "Stopped by SIGTERM in the test (the fit is complete: 2 epochs)" in err
+    assert f"Resume it with: mnist-exp-train resume={run}" in err
+    record = info(run)
+    assert (record["status"], record["stage"]) == ("interrupted", "test")
+    trained = (run / "metrics.csv").read_text()
+    assert [r["epoch"] for r in read_history(run / "metrics.csv")] == [0, 1]
+
+    resumed = run_module("train", f"resume={run}", "~callbacks.slow", cwd=tmp_path, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    record = info(run)
+    assert record["status"] == "ok" and "stage" not in record
+    assert (run / "metrics.csv").read_text() == trained  # no epoch trained again
+    assert record["metrics"]["test/ckpt_epoch"] == 1.0 and "test/acc" in record["metrics"]
+
+
+@pytest.mark.slow
+def test_sigterm_in_the_set_up_records_it_before_any_training(tmp_path: Path, mnist_root: Path) -> None:
+    run, mark = tmp_path / "run", tmp_path / "setting-up"
+    slow = ["+callbacks.slow._target_=stages.SlowSetUp", f"+callbacks.slow.mark={mark}"]
+    err = stopped(tmp_path, run, mark, *slow, f"data.root={mnist_root}")
+    assert "Stopped by SIGTERM in the set-up, before any training" in err
+    assert "nothing to resume. Fix: start the run again." in err
+    record = info(run)
+    assert (record["status"], record["stage"]) == ("interrupted", "setup")
+    assert not (run / "checkpoints" / "last.ckpt").exists()
