@@ -33,6 +33,7 @@ def recorded(status: Status, trainer: pl.Trainer, stage: str, run_dir: Path) -> 
         raise
     except Requeued as err:  # the launcher requeues the job: it continues from the saved checkpoint
         status("requeued", epoch=trainer.current_epoch, stage=stage, error=str(err))
+        err.record = lambda state, **more: status(state, pictures=False, **{"stage": stage, **more})
         raise
     except (Interrupted, SIGTERMException) as err:
         why = str(err) or "Interrupted."

@@ -156,9 +156,13 @@ def _requeue(err: Requeued, out: Path, overrides: list[str] | None) -> None:
     try:
         err.handover()
     except Exception as refused:  # submitit's UncompletedJobError
-        info = {k: v for k, v in read_status(out).items() if k != "status"}
         fix = "Fix: a longer hydra.launcher.timeout_min or a larger hydra.launcher.max_num_timeout."
-        write_status(out, "interrupted", **{**info, "error": f"{err} Not requeued: {refused} {fix}"})
+        why = f"{err} Not requeued: {refused} {fix}"
+        if err.record is not None:  # the run's own writer: status.json and its trackers say it alike
+            err.record("interrupted", epoch=read_status(out).get("epoch"), error=why)
+        else:
+            info = {k: v for k, v in read_status(out).items() if k != "status"}
+            write_status(out, "interrupted", **{**info, "error": why})
 
 
 def run_sweep_job(cfg: DictConfig, train_fn: Callable[..., dict[str, float]]) -> float | None:

@@ -228,7 +228,7 @@ def _status_writer(cfg: DictConfig, output_dir: Path, started: float, loggers: l
     if requeues:
         info["requeues"] = requeues
 
-    def status(state: str, **more: Any) -> None:
+    def status(state: str, pictures: bool = True, **more: Any) -> None:
         if rank_zero_only.rank != 0:
             return
         wall = float(previous.get("wall_s") or 0.0) + time.time() - started
@@ -236,7 +236,7 @@ def _status_writer(cfg: DictConfig, output_dir: Path, started: float, loggers: l
         for logger in loggers:
             if isinstance(logger, Tracker):
                 logger.record_status(state)
-                if state != "running":
+                if state != "running" and pictures:
                     logger.log_pictures()
 
     return status
