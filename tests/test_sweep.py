@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 import pytest
@@ -346,7 +347,11 @@ def test_sweep_presets_compose() -> None:
     grid_cfg = compose("config", ["hparams_search=batch_lr"], hydra=True)
     optuna_cfg = compose("config", ["hparams_search=optuna"], hydra=True)
     slurm = compose("config", ["hydra/launcher=slurm", "trainer=ddp_cpu"], hydra=True)
-    local = compose("config", ["hydra/launcher=submitit_local"], hydra=True)
+    with (
+        warnings.catch_warnings()
+    ):  # no automatic schema matching (deprecated by Hydra): ours replaces theirs
+        warnings.simplefilter("error")
+        local = compose("config", ["hydra/launcher=submitit_local"], hydra=True)
     assert str(grid_cfg.hydra.mode) == "RunMode.MULTIRUN"
     assert dict(grid_cfg.hydra.sweeper.params) == {
         "data.batch_size": "32,64,128,256",
@@ -361,6 +366,7 @@ def test_sweep_presets_compose() -> None:
     assert slurm.hydra.launcher.tasks_per_node == 2  # one SLURM task per DDP rank
     assert slurm.hydra.launcher.max_num_timeout > 0  # requeued at the time limit: runs resume exactly
     assert local.hydra.launcher._target_ == "hydra_plugins.mnist_exp_launchers.launchers.LocalLauncher"
+    assert local.hydra.launcher.stderr_to_stdout is True and local.hydra.launcher.timeout_min == 60
     for trainer in ("ddp", "ddp_cpu"):
         cfg = compose_cfg("config", [f"trainer={trainer}"])
         assert cfg.trainer.strategy == "ddp" and cfg.trainer.devices == 2

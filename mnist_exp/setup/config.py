@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,9 +44,6 @@ def register_resolvers() -> None:
 
 
 register_resolvers()
-# hydra/launcher=submitit_local is mnist-exp's preset in place of the submitit plugin's of that
-# name: Hydra checks it against the plugin's schema (it keeps its keys) and warns about the match
-warnings.filterwarnings("ignore", message=r".*is validated against ConfigStore schema", category=UserWarning)
 
 
 def compose(
