@@ -32,11 +32,14 @@ NONE, CANCEL, REQUEUE = 0, 1, 2  # what was asked, in increasing precedence acro
 
 
 def requeue_signal() -> signal.Signals | None:
-    """The signal submitit's SLURM jobs get before their time limit (USR2 unless
-    SUBMITIT_PREEMPT_SIGNAL says otherwise); None outside a submitit job."""
+    """The signal submitit's SLURM jobs get before their time limit, as submitit itself names it
+    (`JobEnvironment.USR_SIG`: USR2 unless SUBMITIT_PREEMPT_SIGNAL says otherwise); None outside a
+    submitit job."""
     if not os.environ.get("SUBMITIT_EXECUTOR"):
         return None
-    return getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2").upper(), None)
+    import submitit  # the `slurm` extra, there in every submitit job
+
+    return getattr(signal, "SIG" + str(submitit.JobEnvironment.USR_SIG).upper(), None)
 
 
 class SafeStop(pl.Callback):
