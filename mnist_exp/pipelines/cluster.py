@@ -10,6 +10,7 @@ status.json, so a cancelled or lost job is a recorded outcome, not a traceback.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -87,11 +88,36 @@ class ClusterSweep:
         return done is not None
 
     def _submit(self, configs: list[DictConfig], overrides: Sequence[Sequence[str]]) -> list[Any]:
+        """Each job with the resources its own config asks for: `tasks_per_node` follows the job's
+        trainer.devices, so `-m trainer.devices=1,2` is two arrays, one per set of resources."""
+        groups: dict[str, list[int]] = {}
+        for i, cfg in enumerate(configs):
+            groups.setdefault(json.dumps(self._own_params(cfg), sort_keys=True), []).append(i)
+        if len(groups) > 1:
+            log.info("The jobs ask for %d different sets of resources: one job array each.", len(groups))
+        jobs: list[Any] = [None] * len(configs)
+        for key, members in groups.items():
+            array = self._submit_array(
+                json.loads(key), [configs[i] for i in members], [overrides[i] for i in members]
+            )
+            for i, job in zip(members, array, strict=True):
+                jobs[i] = job
+        return jobs
+
+    def _own_params(self, cfg: DictConfig) -> dict[str, Any]:
+        """The launcher settings as this job's config resolves them (its trainer.devices, ...)."""
+        own = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+        assert isinstance(own, dict)
+        return {k: v for k, v in own.items() if k in self.job.params}
+
+    def _submit_array(
+        self, params: dict[str, Any], configs: list[DictConfig], overrides: Sequence[Sequence[str]]
+    ) -> list[Any]:
         """One job array, as Hydra's submitit launcher builds it; sbatch's refusal in one message."""
         import submitit  # the optional extra: only once a sweep is submitted
 
         assert self.config is not None
-        params = dict(self.job.params)
+        params = dict(params)
         init = {"folder": params.pop("submitit_folder")}
         if "max_num_timeout" in params:
             init[f"{self.executor}_max_num_timeout"] = params.pop("max_num_timeout")

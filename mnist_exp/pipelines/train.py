@@ -56,7 +56,7 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
     for name, conf in (cfg.get("logger") or {}).items():
         if not isinstance(conf, DictConfig) or "_target_" not in conf:
             continue
-        if missing_package(conf):  # validate() refused it unless logger=many (installed only)
+        if missing_package(conf):  # refused at start (setup/checks.check_loggers) unless logger=many
             log.info("logger=many: %s left out (pip install 'mnist-exp[%s]' adds it).", name, name)
             continue
         loggers.append(instantiate(conf))

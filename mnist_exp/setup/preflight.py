@@ -15,6 +15,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.core.errors import UserError
+from mnist_exp.setup.checks import check_loggers
 from mnist_exp.setup.config import compose
 from mnist_exp.setup.help import group_options, parts
 from mnist_exp.setup.sources import split_argv
@@ -192,6 +193,7 @@ def preflight(
                 variant = list(first)
                 variant[sum(1 for c in choices[:i] if c)] = value
                 variants.append(variant)
+    stores_checked: set[str] = set()
     for n, overrides in enumerate(variants):
         cfg = cfg if n == 0 else _compose(config_name, overrides, prog, where)
         OmegaConf.set_struct(cfg, False)
@@ -209,3 +211,7 @@ def preflight(
             validate(cfg)
             if check_job is not None:
                 check_job(cfg)
+        loggers = OmegaConf.to_yaml(cfg.get("logger") or {})
+        if loggers not in stores_checked:  # each store once, not once per swept value and job
+            stores_checked.add(loggers)
+            check_loggers(cfg)

@@ -11,7 +11,6 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_exp.core import spec
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.netconfig import checked_net_config
-from mnist_exp.setup.checks import check_loggers
 
 
 def _number(value: Any) -> bool:
@@ -99,7 +98,6 @@ def validate(cfg: DictConfig) -> None:
             raise UserError(f"{key} '{value}' is unknown. Fix: one of {', '.join(names)}.")
     _check_input_size(cfg)
     model_config(cfg)
-    check_loggers(cfg)
 
 
 def model_config(cfg: DictConfig) -> dict[str, Any] | None:
