@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
+from mlflow.tracking import MlflowClient
+from wandb.proto import wandb_internal_pb2
 
 from mnist_exp.records.history import read_history
-from tests.conftest import REPO, run_module
+from tests.conftest import REPO, run_module, scalars
 from tests.test_resume import start
 
 pytestmark = pytest.mark.slow
@@ -141,6 +143,20 @@ def test_ddp_across_two_slurm_tasks_is_one_run(slurm: None, tmp_path: Path, mnis
     assert len(logs) == 2 and any("global_rank=1(2)" in log for log in logs)  # two SLURM tasks
 
 
+def test_each_job_gets_the_tasks_its_own_devices_ask_for(
+    slurm: None, tmp_path: Path, mnist_root: Path
+) -> None:
+    """`-m trainer.devices=1,2`: tasks_per_node follows each job's own trainer.devices, so the jobs
+    go as two arrays (one per set of resources): one task, then two tasks (two DDP ranks)."""
+    sweep_dir = sweep(
+        tmp_path, mnist_root, *MLP, "trainer=ddp_cpu", "trainer.devices=1,2", "debug=limit", *SLURM
+    )
+    assert job_statuses(sweep_dir) == {"devices=1": "ok", "devices=2": "ok"}
+    logs = [p.read_text() for p in (sweep_dir / ".submitit").glob("*/*_log.out")]
+    ranks = sorted(re.search(r"global_rank=(\d\(\d\))", log).group(1) for log in logs)  # submitit's line
+    assert ranks == ["0(1)", "0(2)", "1(2)"]  # a job of one task, and one of two
+
+
 def _release_requeued_jobs(proc: subprocess.Popen) -> threading.Thread:
     """SLURM holds a requeued job for 2 minutes before it may start again (Reason BeginTime); while
     the sweep runs, this lets each such job start sooner, as an admin would, and saves CI the wait.
@@ -169,21 +185,56 @@ def _release_requeued_jobs(proc: subprocess.Popen) -> threading.Thread:
     return thread
 
 
+def wandb_history(run: Path) -> list[dict]:
+    """The history rows of a run's offline W&B runs (one folder per start), in order, read from the
+    `.wandb` files with W&B's own record definitions (a LevelDB-style log of protobuf records)."""
+    rows = []
+    for path in sorted(run.glob("wandb/offline-run-*/run-*.wandb")):
+        data, pos, chunk = path.read_bytes(), 7, b""
+        assert data[:4] == b":W&B"
+        while pos + 7 <= len(data):
+            if 32768 - pos % 32768 < 7:  # a block's tail too short for a record header: padding
+                pos += 32768 - pos % 32768
+                continue
+            length, kind = int.from_bytes(data[pos + 4 : pos + 6], "little"), data[pos + 6]
+            chunk, pos = chunk + data[pos + 7 : pos + 7 + length], pos + 7 + length
+            if kind in (1, 4):  # a whole record, or the last piece of one
+                record = wandb_internal_pb2.Record()
+                record.ParseFromString(chunk)
+                chunk = b""
+                if record.WhichOneof("record_type") == "history":
+                    rows.append({i.key: json.loads(i.value_json) for i in record.history.item})
+    return rows
+
+
 def test_a_run_twice_its_time_limit_is_requeued_and_ends_as_if_never_stopped(
     slurm: None, own_model: list[str], tmp_path: Path, mnist_root: Path
 ) -> None:
-    run = [*own_model, "trainer.max_epochs=60", "test_ckpt=last", f"data.root={mnist_root}"]
+    """Requeued at least twice, with all three trackers: each holds each epoch's val/acc once, with
+    the values of metrics.csv, which equal those of a run without a time limit."""
+    run = [*own_model, "trainer.max_epochs=150", "test_ckpt=last", f"data.root={mnist_root}"]
     reference = start(tmp_path, *run, f"hydra.run.dir={tmp_path / 'reference'}")  # no time limit
     sweep_dir = tmp_path / "sweep"
     limit = ["hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60"]  # about 60 s a window
-    proc = start(tmp_path, "-m", *run, *SLURM, *limit, f"hydra.sweep.dir={sweep_dir}")
+    trackers = "logger=[tensorboard,mlflow,wandb]"
+    proc = start(tmp_path, "-m", *run, trackers, *SLURM, *limit, f"hydra.sweep.dir={sweep_dir}")
     _release_requeued_jobs(proc)
-    out, err = proc.communicate(timeout=900)
+    out, err = proc.communicate(timeout=1500)
     assert proc.returncode == 0, err[-3000:]
     assert reference.wait(timeout=600) == 0
     info = status(sweep_dir / "0")
-    assert info["status"] == "ok" and info["requeues"] >= 1
-    assert epochs(sweep_dir / "0") == list(range(60))  # each epoch once
+    assert info["status"] == "ok" and info["requeues"] >= 2
+    assert epochs(sweep_dir / "0") == list(range(150))  # each epoch once
+    val_acc = [row["val/acc"] for row in read_history(sweep_dir / "0" / "metrics.csv")]
+    assert scalars(sweep_dir / "0")["val/acc"] == val_acc  # TensorBoard, over its event files
+    uri = f"sqlite:///{tmp_path / 'outputs' / 'mlflow.db'}"
+    every = MlflowClient(uri).search_runs([e.experiment_id for e in MlflowClient(uri).search_experiments()])
+    [mlflow_run] = [r for r in every if "mlflow.parentRunId" in r.data.tags]  # the job's, in the sweep's
+    logged = MlflowClient(uri).get_metric_history(mlflow_run.info.run_id, "val/acc")
+    assert [m.value for m in sorted(logged, key=lambda m: m.step)] == val_acc
+    assert mlflow_run.data.tags["mnist_exp.status"] == "ok"
+    assert [row["val/acc"] for row in wandb_history(sweep_dir / "0") if "val/acc" in row] == val_acc
+    assert len(list((sweep_dir / "0").glob("wandb/offline-run-*"))) == info["requeues"] + 1  # one W&B run id
     starts = json.loads((sweep_dir / "0" / "provenance.json").read_text())["starts"]  # one per start
     assert len(starts) == info["requeues"] + 1 and all(
         s["slurm"]["job_id"] and s["slurm"]["node"] for s in starts

@@ -190,9 +190,7 @@ class ClusterSweep:
         if state in ENDINGS:
             return
         what = f"{'SLURM job' if self.executor == 'slurm' else 'process'} {job.job_id}"
-        lost_job(
-            folder.name, f"{what} ended while its run was {state or 'not started'}; see {job.paths.stdout}"
-        )
+        lost_job(folder, f"{what} ended while its run was {state or 'not started'}; see {job.paths.stdout}")
 
     def _result(self, cfg: DictConfig, overrides: Sequence[str]) -> JobReturn:
         """The job's result, read from its status.json (what a sweeper such as Optuna asks for)."""

@@ -24,7 +24,9 @@ log = logging.getLogger("mnist_exp.sweep")
 
 # a sweep's outcomes (exit code 0; a diverged lr is a finding), which a re-run skips; failed,
 # interrupted and unfinished jobs are run again (exit code 1)
-LOST: dict[str, str] = {}  # jobs a launcher saw end without their run recording it: name -> why
+# jobs a launcher saw end without their run recording it, per sweep folder: name -> why. The launcher
+# and Hydra's end-of-sweep callback share nothing else; the callback takes the sweep's entry away.
+LOST: dict[Path, dict[str, str]] = {}
 
 
 def finished_earlier(out: Path, overrides: list[str] | None) -> dict[str, Any] | None:
@@ -40,9 +42,9 @@ def job_result(status: dict[str, Any]) -> float | None:
     return (status.get("metrics") or {}).get("optimized_metric")
 
 
-def lost_job(name: str, why: str) -> None:
+def lost_job(folder: Path, why: str) -> None:
     """Told by a launcher (pipelines/cluster.py): this job ended without a record of its own."""
-    LOST[name] = why
+    LOST.setdefault(folder.parent.resolve(), {})[folder.name] = why
 
 
 class SweepCallback(Callback):
@@ -62,13 +64,14 @@ class SweepCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
         jobs = collect(sweep_dir)
+        lost = LOST.pop(sweep_dir.resolve(), {})
         named = {job["name"] for job in jobs}  # a job cancelled before it started has no folder
-        jobs += [read_job(sweep_dir / name) for name in LOST if name not in named]
-        if not any((job["folder"] / "status.json").is_file() for job in jobs) and not LOST:
+        jobs += [read_job(sweep_dir / name) for name in lost if name not in named]
+        if not any((job["folder"] / "status.json").is_file() for job in jobs) and not lost:
             return  # not a training sweep (e.g. mnist-exp-eval -m): nothing to report
         for job in jobs:
-            if job["name"] in LOST:
-                job["status"], job["error"] = "incomplete", LOST[job["name"]]
+            if job["name"] in lost:
+                job["status"], job["error"] = "incomplete", lost[job["name"]]
         metric = str(config.get("optimized_metric") or "val/acc_best")
         try:
             configurations = write_report(jobs, sweep_dir, metric)[1]
