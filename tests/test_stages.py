@@ -55,12 +55,12 @@ def info(run: Path) -> dict:
     return json.loads((run / "status.json").read_text())
 
 
-def stopped(tmp_path: Path, run: Path, mark: Path, *args: str) -> str:
-    """Start the run, SIGTERM it once `mark` appears; its stderr, after checking how it ended."""
+def stopped(tmp_path: Path, run: Path, mark: Path, sig: signal.Signals, *args: str) -> str:
+    """Start the run, send `sig` once `mark` appears; its stderr, after checking how it ended."""
     (tmp_path / "stages.py").write_text(STAGES)
     proc = start(tmp_path, *RUN, *args, f"hydra.run.dir={run}")
     wait_for(mark, proc)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 130, err[-3000:]
     assert "Traceback" not in out + err
@@ -68,11 +68,14 @@ def stopped(tmp_path: Path, run: Path, mark: Path, *args: str) -> str:
 
 
 @pytest.mark.slow
-def test_sigterm_in_the_test_records_it_and_a_resume_only_tests(tmp_path: Path, mnist_root: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_in_the_test_is_recorded_and_a_resume_only_tests(
+    tmp_path: Path, mnist_root: Path, sig: signal.Signals
+) -> None:
     run, mark = tmp_path / "run", tmp_path / "testing"
     slow = ["+callbacks.slow._target_=stages.SlowTest", f"+callbacks.slow.mark={mark}"]
-    err = stopped(tmp_path, run, mark, *slow, f"data.root={mnist_root}")
-    assert "Stopped by SIGTERM in the test (the fit is complete: 2 epochs)" in err
+    err = stopped(tmp_path, run, mark, sig, *slow, f"data.root={mnist_root}")
+    assert f"Stopped by {sig.name} in the test (the fit is complete: 2 epochs)" in err
     assert f"Resume it with: mnist-exp-train resume={run}" in err
     record = info(run)
     assert (record["status"], record["stage"]) == ("interrupted", "test")
@@ -88,11 +91,14 @@ def test_sigterm_in_the_test_records_it_and_a_resume_only_tests(tmp_path: Path, 
 
 
 @pytest.mark.slow
-def test_sigterm_in_the_set_up_records_it_before_any_training(tmp_path: Path, mnist_root: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_in_the_set_up_is_recorded_before_any_training(
+    tmp_path: Path, mnist_root: Path, sig: signal.Signals
+) -> None:
     run, mark = tmp_path / "run", tmp_path / "setting-up"
     slow = ["+callbacks.slow._target_=stages.SlowSetUp", f"+callbacks.slow.mark={mark}"]
-    err = stopped(tmp_path, run, mark, *slow, f"data.root={mnist_root}")
-    assert "Stopped by SIGTERM in the set-up, before any training" in err
+    err = stopped(tmp_path, run, mark, sig, *slow, f"data.root={mnist_root}")
+    assert f"Stopped by {sig.name} in the set-up, before any training" in err
     assert "nothing to resume. Fix: start the run again." in err
     record = info(run)
     assert (record["status"], record["stage"]) == ("interrupted", "setup")
