@@ -32,7 +32,10 @@ def test_every_group_has_its_options() -> None:
 
 
 @pytest.mark.parametrize(("group", "option"), [(g, o) for g in GROUPS for o in options(g)])
-def test_option_composes_and_builds(group: str, option: str, tmp_path: Path) -> None:
+def test_option_composes_and_builds(
+    group: str, option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # logger=mlflow's default store, outputs/mlflow.db, goes there
     cfg = compose_cfg("config", [f"{group}={option}", f"paths.output_dir={tmp_path}", "data.root=unused"])
     validate(cfg)
     module = instantiate(cfg.module)

@@ -3,9 +3,12 @@ before a run folder exists (torch-free)."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import sqlite3
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -107,6 +110,32 @@ def _check_sqlite(path: Path, where: str, fix: str) -> None:
         os.rmdir(tempfile.mkdtemp(prefix=".mnist-exp-probe-", dir=folder))  # leaves nothing behind
     except OSError:
         raise UserError(f"{where}: cannot write in {folder}. {fix}") from None
+    _check_schema(path, where)
+
+
+def _check_schema(path: Path, where: str) -> None:
+    """A store made by a newer MLflow than the one installed: its schema revision is not among the
+    installed MLflow's migrations, and MLflow would refuse it with a traceback once the run exists."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return  # not (yet) an MLflow store: MLflow creates its tables
+    spec = importlib.util.find_spec("mlflow")
+    versions = (
+        Path(spec.origin).parent / "store" / "db_migrations" / "versions" if spec and spec.origin else None
+    )
+    if not row or versions is None or not versions.is_dir():
+        return
+    known = {p.name.split("_", 1)[0] for p in versions.glob("*.py")}
+    if row[0] not in known:
+        raise UserError(
+            f"{where}: {path} was written by a newer MLflow than the {metadata.version('mlflow')} "
+            "installed here (its database schema is one this MLflow does not know). Fix: pip install -U "
+            "mlflow, or point logger.mlflow.tracking_uri at another store."
+        )
 
 
 def _check_server(uri: str, where: str, fix: str) -> None:
