@@ -55,16 +55,19 @@ def info(run: Path) -> dict:
     return json.loads((run / "status.json").read_text())
 
 
-def stopped(tmp_path: Path, run: Path, mark: Path, sig: signal.Signals, *args: str) -> str:
-    """Start the run, send `sig` once `mark` appears; its stderr, after checking how it ended."""
+def stopped(tmp_path: Path, mnist_root: Path, callback: str, sig: signal.Signals) -> tuple[Path, str, dict]:
+    """Start a run with the callback `stages.<callback>`, send `sig` once it marks its moment; the
+    run folder, stderr and status.json, after checking how the process ended."""
     (tmp_path / "stages.py").write_text(STAGES)
-    proc = start(tmp_path, *RUN, *args, f"hydra.run.dir={run}")
+    run, mark = tmp_path / "run", tmp_path / "mark"
+    slow = [f"+callbacks.slow._target_=stages.{callback}", f"+callbacks.slow.mark={mark}"]
+    proc = start(tmp_path, *RUN, *slow, f"data.root={mnist_root}", f"hydra.run.dir={run}")
     wait_for(mark, proc)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 130, err[-3000:]
     assert "Traceback" not in out + err
-    return err
+    return run, err, info(run)
 
 
 @pytest.mark.slow
@@ -72,12 +75,9 @@ def stopped(tmp_path: Path, run: Path, mark: Path, sig: signal.Signals, *args: s
 def test_a_signal_in_the_test_is_recorded_and_a_resume_only_tests(
     tmp_path: Path, mnist_root: Path, sig: signal.Signals
 ) -> None:
-    run, mark = tmp_path / "run", tmp_path / "testing"
-    slow = ["+callbacks.slow._target_=stages.SlowTest", f"+callbacks.slow.mark={mark}"]
-    err = stopped(tmp_path, run, mark, sig, *slow, f"data.root={mnist_root}")
+    run, err, record = stopped(tmp_path, mnist_root, "SlowTest", sig)
     assert f"Stopped by {sig.name} in the test (the fit is complete: 2 epochs)" in err
     assert f"Resume it with: mnist-exp-train resume={run}" in err
-    record = info(run)
     assert (record["status"], record["stage"]) == ("interrupted", "test")
     trained = (run / "metrics.csv").read_text()
     assert [r["epoch"] for r in read_history(run / "metrics.csv")] == [0, 1]
@@ -95,11 +95,8 @@ def test_a_signal_in_the_test_is_recorded_and_a_resume_only_tests(
 def test_a_signal_in_the_set_up_is_recorded_before_any_training(
     tmp_path: Path, mnist_root: Path, sig: signal.Signals
 ) -> None:
-    run, mark = tmp_path / "run", tmp_path / "setting-up"
-    slow = ["+callbacks.slow._target_=stages.SlowSetUp", f"+callbacks.slow.mark={mark}"]
-    err = stopped(tmp_path, run, mark, sig, *slow, f"data.root={mnist_root}")
+    run, err, record = stopped(tmp_path, mnist_root, "SlowSetUp", sig)
     assert f"Stopped by {sig.name} in the set-up, before any training" in err
     assert "nothing to resume. Fix: start the run again." in err
-    record = info(run)
     assert (record["status"], record["stage"]) == ("interrupted", "setup")
     assert not (run / "checkpoints" / "last.ckpt").exists()
