@@ -203,7 +203,12 @@ def wandb_history(run: Path) -> list[dict]:
                 record.ParseFromString(chunk)
                 chunk = b""
                 if record.WhichOneof("record_type") == "history":
-                    rows.append({i.key: json.loads(i.value_json) for i in record.history.item})
+                    rows.append(
+                        {
+                            i.key or "/".join(i.nested_key): json.loads(i.value_json)
+                            for i in record.history.item
+                        }
+                    )
     return rows
 
 

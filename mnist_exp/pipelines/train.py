@@ -238,6 +238,8 @@ def _status_writer(cfg: DictConfig, output_dir: Path, started: float, loggers: l
                 logger.record_status(state)
                 if state != "running" and pictures:
                     logger.log_pictures()
+                if state == "requeued":  # the job is handed to SLURM next, which stops its processes
+                    logger.persist()
 
     return status
 

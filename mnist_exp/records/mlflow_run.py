@@ -97,6 +97,9 @@ class MLflowRun(MLFlowLogger):
         for i in range(0, len(items), 100):  # MLflow takes at most 100 params per call
             self.experiment.log_batch(run_id=self.run_id, params=items[i : i + 100])
 
+    def persist(self) -> None:
+        """Nothing to do: MLflow's client writes each call to the store as it is made."""
+
     @rank_zero_only
     def record_status(self, status: str) -> None:
         """The word status.json says, as the run's `mnist_exp.status` tag."""

@@ -18,3 +18,7 @@ class Tracker(Protocol):
     def record_provenance(self, entry: dict[str, Any]) -> None:
         """What produced the run (provenance.json's first start), in the tracker's own fields,
         plus the run folder's provenance.json, its patches and the package list as files."""
+
+    def persist(self) -> None:
+        """Everything logged so far, written now: the process may be stopped next (at a requeue
+        SLURM stops what is left of the job)."""

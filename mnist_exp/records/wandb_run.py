@@ -7,6 +7,7 @@ one group (the sweep folder's name), each named like its TensorBoard run."""
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -23,6 +24,7 @@ from mnist_exp.records.hparams import PICTURES, flat_params
 # folder too (wandb-core's debug logs would otherwise go to ~/.cache/wandb)
 PLACES = {"WANDB_CACHE_DIR": ".cache", "WANDB_DATA_DIR": ".data", "WANDB_CONFIG_DIR": ".config"}
 USER_SET = {var for var in PLACES if var in os.environ}
+log = logging.getLogger("mnist_exp.train")
 RUN_ID_FILE = ".wandb_run_id"  # in the run folder: a resumed or requeued run continues this W&B run
 
 
@@ -41,6 +43,7 @@ class WandbRun(WandbLogger):
         run whose id the folder keeps (`.wandb_run_id`), so a requeue or resume is one W&B run and
         a run started from scratch is a new one."""
         self.run_dir = Path(run_dir)
+        self._persisted = False
         kept = self.run_dir / RUN_ID_FILE
         run_id = kept.read_text().strip() if resume_from and kept.is_file() else ""
         if not run_id:
@@ -70,7 +73,18 @@ class WandbRun(WandbLogger):
     @rank_zero_only
     def record_status(self, status: str) -> None:
         """The word status.json says, in the run's summary as `mnist_exp.status`."""
+        if self._persisted:  # finished for a requeue that submitit then refused
+            log.warning("The W&B run was closed for a requeue: its status stays 'requeued' (now %s).", status)
+            return
         self.experiment.summary["mnist_exp.status"] = status
+
+    @rank_zero_only
+    def persist(self) -> None:
+        """Finish the offline run, so that wandb-core writes all of it now: at a requeue SLURM stops
+        the job's processes, wandb-core among them, and it lost the last epochs it had not written
+        (seen in the SLURM requeue test: 10 epochs' history). A resumed run continues the same id."""
+        self.experiment.finish()
+        self._persisted = True
 
     @rank_zero_only
     def record_provenance(self, entry: dict[str, Any]) -> None:
