@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import wandb
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
@@ -84,6 +85,9 @@ class WandbRun(WandbLogger):
         the job's processes, wandb-core among them, and it lost the last epochs it had not written
         (seen in the SLURM requeue test: 10 epochs' history). A resumed run continues the same id."""
         self.experiment.finish()
+        # and W&B's service ended while it still runs: its exit hook would otherwise talk to a
+        # wandb-core that SLURM has stopped, and print a traceback into the job's log
+        wandb.teardown()
         self._persisted = True
 
     @rank_zero_only
