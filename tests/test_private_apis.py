@@ -77,3 +77,13 @@ def test_the_requeue_signal_is_the_one_submitit_installs_its_handler_for() -> No
             [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
         )
         assert done.stdout.split() == ["True", f"SIG{preempt or 'USR2'}"]
+
+
+def test_torch_still_says_whether_onednn_may_compute_in_bf16() -> None:
+    """records/machine.onednn_bf16 asks torch's private op `mkldnn._is_mkldnn_bf16_supported`; it
+    must still exist and follow ONEDNN_MAX_CPU_ISA (False when capped to AVX2, which has no bf16)."""
+    code = "import torch; print(torch.ops.mkldnn._is_mkldnn_bf16_supported())"
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == ["False"]
+    assert isinstance(torch.ops.mkldnn._is_mkldnn_bf16_supported(), bool)

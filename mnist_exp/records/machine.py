@@ -34,7 +34,9 @@ def machine(trainer: pl.Trainer) -> dict[str, Any]:
             "threads": torch.get_num_threads(),
             "cpus": provenance.usable_cpus(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "native_bf16": bool(provenance.cpu_flags() & provenance.NATIVE_BF16) if on_cpu else None,
+            "native_bf16": bool(provenance.cpu_flags() & provenance.NATIVE_BF16) and onednn_bf16()
+            if on_cpu
+            else None,
         },
     }
 
@@ -58,6 +60,15 @@ def record_provenance(
             logger.experiment.add_text("provenance", text, global_step=len(starts) - 1)
 
 
+def onednn_bf16() -> bool:
+    """Whether oneDNN, which runs the convolutions and matrix products, may compute in bf16 here:
+    False on CPUs without AVX-512 and where ONEDNN_MAX_CPU_ISA caps it below them, even on a CPU
+    whose flags list bf16 (torch then falls back to slow non-oneDNN kernels, measured 4.6-6.5x
+    slower than 32-bit). A private torch op (docs/architecture.md); True where it is missing."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(check()) if check is not None else True
+
+
 def warn_emulated_bf16(trainer: pl.Trainer) -> None:
     """bf16 chosen where the CPU only emulates it: one line, with what torch reports."""
     note = provenance.bf16_note(
@@ -65,6 +76,7 @@ def warn_emulated_bf16(trainer: pl.Trainer) -> None:
         trainer.strategy.root_device.type,
         provenance.cpu_flags(),
         torch.backends.cpu.get_cpu_capability(),
+        onednn_bf16(),
     )
     if note:
         log.warning(note)

@@ -146,16 +146,25 @@ def usable_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def bf16_note(precision: str, device_type: str, flags: set[str], capability: str) -> str | None:
-    """One line for a bf16 run on a CPU that computes bf16 by emulation (no AVX512-BF16, AMX or
-    Arm's BF16 among its flags), where it is slower than 32-bit; None where bf16 is native, on a
-    GPU, or where the flags cannot be read."""
-    if "bf16" not in precision or device_type != "cpu" or not flags or flags & NATIVE_BF16:
+def bf16_note(
+    precision: str, device_type: str, flags: set[str], capability: str, onednn_bf16: bool = True
+) -> str | None:
+    """One line for a bf16 run on a CPU that computes bf16 by emulation, where it is several times
+    slower than 32-bit (measured: docs/performance.md): no AVX512-BF16, AMX or Arm's BF16 among its
+    flags, or oneDNN barred from bf16 (`onednn_bf16` False, e.g. under ONEDNN_MAX_CPU_ISA=AVX2).
+    None where bf16 is native, on a GPU, or where the flags cannot be read."""
+    if "bf16" not in precision or device_type != "cpu" or not flags:
         return None
+    if flags & NATIVE_BF16 and onednn_bf16:
+        return None
+    why = (
+        "no avx512_bf16, amx_bf16 or bf16 among its flags"
+        if not flags & NATIVE_BF16
+        else f"oneDNN may not use them here, ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', '?')}"
+    )
     return (
         f"trainer.precision={precision} on a CPU without native bf16 (torch's CPU capability: {capability}; "
-        "no avx512_bf16, amx_bf16 or bf16 among its flags): bf16 is emulated here, slower than 32-bit. "
-        "Fix: trainer.precision=32-true."
+        f"{why}): bf16 is emulated here, slower than 32-bit. Fix: trainer.precision=32-true."
     )
 
 
