@@ -45,6 +45,31 @@ def test_k_steps_per_call_equal_one_to_the_last_digit(tmp_path: Path, mnist_root
     assert one[2]["global_step"] == 2 * 21  # limit_train_batches counts mini-batches (0.05 x 430 = 21)
 
 
+@pytest.mark.parametrize(("precision", "dtype"), [("64-true", torch.float64), ("bf16-true", torch.bfloat16)])
+def test_true_precisions_cast_k_steps_as_lightning_casts_one(
+    tmp_path: Path, mnist_root: Path, precision: str, dtype: torch.dtype
+) -> None:
+    """64-true and bf16-true turn the network's weights to that dtype; Lightning casts the batches
+    it hands over, and mnist-exp casts the mini-batches of a K-step call and LeNet's conv2 dump
+    the same way (they failed with 'Input type (float) and bias type (double)' before)."""
+    common = ["model=lenet", f"trainer.precision={precision}", "trainer.limit_train_batches=21"]
+    common.append("trainer.max_epochs=1")
+    one = run(tmp_path, mnist_root, "k1", *common, "data.steps_per_call=1")
+    eight = run(tmp_path, mnist_root, "k8", *common, "data.steps_per_call=8")
+    # the same steps and weights; the loss mean may differ in its last digit at 64-true (float64
+    # per-batch losses are not exact in every grouping, as float32 ones summed in float64 are)
+    assert len(one[0]) == len(eight[0])
+    assert all(a == pytest.approx(b, rel=1e-14) for a, b in zip(one[0], eight[0], strict=True))
+    assert one[1] == pytest.approx(eight[1], rel=1e-14)
+    assert one[2]["global_step"] == eight[2]["global_step"] == 21
+    assert all(torch.equal(one[2]["state_dict"][k], w) for k, w in eight[2]["state_dict"].items())
+    weights = {k: w for k, w in eight[2]["state_dict"].items() if k.startswith("net.")}
+    assert {w.dtype for w in weights.values()} == {dtype}
+    # the metrics keep their own dtypes (a bf16 loss sum was 1% off, a float16 one overflows)
+    assert eight[2]["state_dict"]["val_acc_best.max_value"].dtype == torch.float32
+    assert list((tmp_path / "k8" / "feature_maps").glob("epoch_000/*.pt"))
+
+
 @pytest.mark.slow
 def test_max_steps_counts_optimizer_steps_and_so_does_the_bar(tmp_path: Path, mnist_root: Path) -> None:
     common = [

@@ -6,11 +6,33 @@ sums is exact in any grouping: one update per mini-batch or one per K of them gi
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
-from torchmetrics import Metric
+from torch import nn
+from torchmetrics import MaxMetric, Metric
 
 
-class LossMean(Metric):
+class FixedDtype(Metric):
+    """States that keep their dtype when the network is cast: torchmetrics casts them with the
+    module, so under `trainer.precision=bf16-true` (or 16-true) a float64 loss sum became a bf16
+    one (a mean 1% off, and in float16 an epoch's sum overflows) and the best accuracy was rounded
+    to bf16. The device still follows the module."""
+
+    def _apply(self, fn: Callable, exclude_state: Sequence[str] = "") -> nn.Module:
+        dtypes = {k: v.dtype for k, v in self._defaults.items() if isinstance(v, torch.Tensor)}
+        this = super()._apply(fn, exclude_state)
+        for key, dtype in dtypes.items():
+            this._defaults[key] = this._defaults[key].to(dtype)
+            setattr(this, key, getattr(this, key).to(dtype))
+        return this
+
+
+class BestValue(FixedDtype, MaxMetric):
+    """The maximum so far (val/acc_best), in float32 whatever the network's dtype."""
+
+
+class LossMean(FixedDtype):
     """Mean of per-batch losses weighted by batch size; NaN propagates (divergence shows)."""
 
     full_state_update = False

@@ -13,12 +13,11 @@ from pytorch_lightning.plugins.precision import MixedPrecision, Precision
 from pytorch_lightning.profilers import PassThroughProfiler
 from pytorch_lightning.strategies import SingleDeviceStrategy
 from torch import nn
-from torchmetrics import MaxMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from mnist_exp.core.data import Batch, Steps
 from mnist_exp.core.errors import Diverged
-from mnist_exp.core.metrics import LossMean
+from mnist_exp.core.metrics import BestValue, LossMean
 from mnist_exp.core.models import model_config
 from mnist_exp.core.netbuild import build_net
 from mnist_exp.core.netconfig import checked_net_config
@@ -95,12 +94,13 @@ class MNISTClassifier(pl.LightningModule):
         self.train_loss = LossMean()  # per image, summed in float64: see core/metrics.py
         self.val_loss = LossMean()
         self.test_loss = LossMean()
-        self.val_acc_best = MaxMetric()
+        self.val_acc_best = BestValue()  # float32 under bf16-true too
         self.val_acc_best.persistent(True)  # in checkpoints: a resumed run keeps its best so far
         # set per fit in on_train_start: the optimizer (Lightning's wrapper, torch's own) when a
         # step may call it directly (direct_steps_allowed), and the divergence check's settings
         self._direct: tuple[Any, torch.optim.Optimizer] | None = None
         self._check_every = 1
+        self._convert: Any = None  # the precision's input cast (64-true, bf16-true), else None
 
     @classmethod
     def from_checkpoint_dict(cls, ckpt: dict[str, Any], source: str = "the checkpoint") -> MNISTClassifier:
@@ -161,6 +161,9 @@ class MNISTClassifier(pl.LightningModule):
         wrapper = self.optimizers() if direct else None
         self._direct = (wrapper, wrapper.optimizer) if wrapper is not None else None
         self._check_every = (1 if self.device.type == "cpu" else 50) if self.hparams.check_finite else 0
+        plugin = self.trainer.precision_plugin  # Lightning casts the batches it sees, not Steps' ones
+        overrides = type(plugin).convert_input is not Precision.convert_input
+        self._convert = plugin.convert_input if overrides else None
 
     def _train_on(self, batch: Batch, index: int) -> Trained:
         """One mini-batch: loss, divergence check, and (manual optimization) one optimizer step."""
@@ -200,6 +203,8 @@ class MNISTClassifier(pl.LightningModule):
         for i, minibatch in enumerate(batch.batches):
             if 0 <= max_steps <= self.trainer.global_step:  # max_steps counts optimizer steps
                 break
+            if self._convert is not None:
+                minibatch = self._convert(minibatch)
             done.append(self._train_on(minibatch, batch.start + i))
             batch.trained = i + 1
         self._update_train_metrics(done)

@@ -173,7 +173,8 @@ class FeatureMapDump(pl.Callback):
             pl_module.train(was_training)
 
     def dump(self, trainer: pl.Trainer, pl_module: pl.LightningModule, x, y) -> None:
-        acts = self.activations(pl_module, x).float().cpu().contiguous()
+        cast = trainer.precision_plugin.convert_input(x)  # the network's dtype (64-true, bf16-true)
+        acts = self.activations(pl_module, cast).float().cpu().contiguous()
         folder = self.dirpath / f"epoch_{trainer.current_epoch:03d}"
         folder.mkdir(parents=True, exist_ok=True)
         torch.save(
