@@ -33,6 +33,7 @@ def assert_refused(result: subprocess.CompletedProcess, message: str, cwd: Path)
         (["optimizer.lr=-1", "-m"], "optimizer.lr must be a finite number > 0, got -1"),  # in a sweep too
         (["data.pad=0"], "data.pad=0 gives 28x28 images, but LeNet-5 needs 32x32"),
         (["test_ckpt=bset"], "test_ckpt 'bset' is unknown. Fix: one of best, last"),
+        (["trainer.precision=bf61-mixed"], "trainer.precision 'bf61-mixed' is unknown. Fix: one of 32-true"),
         (["callbacks=feature_maps"], "callbacks=feature_maps is one part of callbacks=default"),
         (["logger=wandb", "logger.wandb.log_model=true"], "which an offline run (logger.wandb.offline=true"),
     ],

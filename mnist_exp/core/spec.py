@@ -5,6 +5,19 @@ from __future__ import annotations
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "identity")  # model.activation of the MLP
 LOADERS = ("tensor", "torchvision")  # data.loader
+# trainer.precision: Lightning's values, less transformer-engine (a GPU-only package); ints as text
+PRECISIONS = (
+    "32-true",
+    "32",
+    "bf16-mixed",
+    "bf16",
+    "16-mixed",
+    "16",
+    "64-true",
+    "64",
+    "bf16-true",
+    "16-true",
+)
 STORAGES = ("uint8", "float32")  # data.storage
 TRAIN_IMAGES = 60_000  # MNIST's official training split
 # experiment preset -> (model, test accuracy reported by the seed document, %)

@@ -82,6 +82,7 @@ CHOICES: list[tuple[str, tuple[str, ...]]] = [
     ("data.loader", spec.LOADERS),
     ("data.storage", spec.STORAGES),
     ("test_ckpt", ("best", "last")),
+    ("trainer.precision", spec.PRECISIONS),
 ]
 _ABSENT = object()
 
@@ -94,7 +95,7 @@ def validate(cfg: DictConfig) -> None:
             raise UserError(f"{key} must be {what}, got {value!r}. Fix: e.g. {example}.")
     for key, names in CHOICES:
         value = OmegaConf.select(cfg, key, default=_ABSENT)
-        if value is not _ABSENT and value not in names:
+        if value is not _ABSENT and (str(value) if type(value) is int else value) not in names:
             raise UserError(f"{key} '{value}' is unknown. Fix: one of {', '.join(names)}.")
     _check_input_size(cfg)
     model_config(cfg)
