@@ -29,6 +29,8 @@ def assert_refused(result: subprocess.CompletedProcess, message: str, cwd: Path)
         (["optimizer.lr=-1"], "optimizer.lr must be a finite number > 0, got -1"),
         (["trainer=gpu"], "no CUDA GPU"),
         (["trainer.accelerator=gpu"], "no CUDA GPU"),
+        (["trainer.accelerator=mps"], "no Apple GPU (MPS)"),
+        (["trainer.accelerator=AUTO"], "trainer.accelerator 'AUTO' is unknown. Fix: one of auto, cpu"),
         (["task_name=über"], "quote a value with spaces or other letters"),  # a path key is quoted for you
         (["optimizer.lr=-1", "-m"], "optimizer.lr must be a finite number > 0, got -1"),  # in a sweep too
         (["data.pad=0"], "data.pad=0 gives 28x28 images, but LeNet-5 needs 32x32"),

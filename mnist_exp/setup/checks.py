@@ -27,17 +27,32 @@ def data_needs_download(data: DictConfig) -> bool:
     return False
 
 
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")  # Lightning's names, as users type them
+
+
 def check_accelerator(trainer: DictConfig) -> None:
-    """`trainer=gpu` (or `trainer.accelerator=gpu`/`cuda`) on a machine without a CUDA GPU is
-    refused before anything runs. Only then is torch imported, to ask it."""
-    accelerator = str(trainer.get("accelerator") or "auto").lower()
-    if accelerator not in ("gpu", "cuda"):
+    """An accelerator that is unknown, or absent from this machine (`trainer=gpu` without a CUDA
+    GPU, `trainer.accelerator=mps` off a Mac), is refused before anything runs. Only then is torch
+    imported, to ask it."""
+    accelerator = str(trainer.get("accelerator") or "auto")  # Lightning's names are lower case
+    if accelerator not in ACCELERATORS:
+        raise UserError(
+            f"trainer.accelerator '{accelerator}' is unknown. Fix: one of {', '.join(ACCELERATORS)}."
+        )
+    if accelerator in ("auto", "cpu"):
         return
     import torch
 
-    if not torch.cuda.is_available():
+    present = {
+        "gpu": torch.cuda.is_available,
+        "cuda": torch.cuda.is_available,
+        "mps": torch.backends.mps.is_available,
+        "tpu": lambda: importlib.util.find_spec("torch_xla") is not None,
+    }[accelerator]()
+    if not present:
+        device = {"mps": "Apple GPU (MPS)", "tpu": "TPU (torch_xla)"}.get(accelerator, "CUDA GPU")
         raise UserError(
-            f"trainer.accelerator={accelerator}, but this machine has no CUDA GPU that torch can use. "
+            f"trainer.accelerator={accelerator}, but this machine has no {device} that torch can use. "
             "Fix: trainer=cpu (or trainer.accelerator=auto, which takes a GPU when there is one)."
         )
 

@@ -83,7 +83,7 @@ def explain_composition_error(
     override = re.search(r"Could not override '([^']+)'", text)
     if override:
         key = override.group(1)
-        known = _keys(compose(config_name, config_dir=config_dir))
+        known = [k for k in _keys(compose(config_name, config_dir=config_dir)) if "._" not in f".{k}"]
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         hint = f"Did you mean '{close[0]}'? " if close else ""
         if close and close[0] == key:  # e.g. callbacks.progress_bar.x with callbacks=none
