@@ -3,6 +3,9 @@ mini-batch by mini-batch in one process (so the machine's drift cancels), for Le
 (channels_last, as mnist-exp's default) and the MLP.
 
     python benchmarks/bf16_gain.py --root ../shared/data [--batches 400] [--threads 1]
+    python benchmarks/bf16_gain.py --root ../shared/data --models lenet --sides fp32 fp32-nchw
+
+`--sides A B` pairs any two of: fp32, bf16, and the same with -nchw (LeNet-5 without channels_last).
 
 Both sides start from the same weights and train on the same rows of the real MNIST images, one
 right after the other; which side goes first alternates per mini-batch. It prints the median ms
@@ -21,7 +24,6 @@ It imports neither mnist-exp nor Lightning: it measures the hardware and torch, 
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import statistics
 import time
@@ -43,27 +45,36 @@ def step(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.T
     return time.perf_counter() - start
 
 
-def paired(model: str, x: torch.Tensor, y: torch.Tensor, batches: int, warmup: int) -> dict[str, float]:
-    """Median ms per mini-batch of each side and the median per-mini-batch ratio bf16 / 32-bit."""
+SIDES = ("fp32", "bf16", "fp32-nchw", "bf16-nchw")  # precision, and -nchw: LeNet without channels_last
+
+
+def build(model: str, side: str) -> nn.Module:
+    """The side's network, from the same seed (so every side starts from the same weights)."""
     torch.manual_seed(0)
-    nets = {False: network(model)}
-    nets[True] = copy.deepcopy(nets[False])
-    opts = {bf16: torch.optim.SGD(net.parameters(), lr=0.01) for bf16, net in nets.items()}
+    net = network(model)  # LeNet in channels_last, as mnist-exp's default
+    return net.to(memory_format=torch.contiguous_format) if side.endswith("-nchw") else net
+
+
+def paired(
+    model: str, x: torch.Tensor, y: torch.Tensor, sides: tuple[str, str], batches: int, warmup: int
+) -> dict[str, float]:
+    """Median ms per mini-batch of each side and the median per-mini-batch ratio second / first."""
+    nets = {side: build(model, side) for side in sides}
+    opts = {side: torch.optim.SGD(net.parameters(), lr=0.01) for side, net in nets.items()}
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
-    times: dict[bool, list[float]] = {False: [], True: []}
+    times: dict[str, list[float]] = {side: [] for side in sides}
     for i in range(warmup + batches):
         rows = order[(i * 128) % (len(y) - 128) :][:128]
         xb, yb = x.index_select(0, rows), y.index_select(0, rows)
-        sides = (False, True) if i % 2 == 0 else (True, False)
-        for bf16 in sides:
-            seconds = step(nets[bf16], opts[bf16], xb, yb, bf16)
+        for side in sides if i % 2 == 0 else sides[::-1]:
+            seconds = step(nets[side], opts[side], xb, yb, side.startswith("bf16"))
             if i >= warmup:
-                times[bf16].append(seconds)
-    ratios = [b / f for f, b in zip(times[False], times[True], strict=True)]
+                times[side].append(seconds)
+    first, second = (times[side] for side in sides)
     return {
-        "fp32_ms": 1000 * statistics.median(times[False]),
-        "bf16_ms": 1000 * statistics.median(times[True]),
-        "ratio": statistics.median(ratios),
+        "a_ms": 1000 * statistics.median(first),
+        "b_ms": 1000 * statistics.median(second),
+        "ratio": statistics.median(b / a for a, b in zip(first, second, strict=True)),
     }
 
 
@@ -71,6 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--models", nargs="+", default=["lenet", "mlp"], choices=["lenet", "mlp"])
+    parser.add_argument("--sides", nargs=2, default=["fp32", "bf16"], choices=SIDES)
     parser.add_argument("--batches", type=int, default=400)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -82,10 +94,11 @@ def main() -> None:
         f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
         f"{args.threads} thread(s), caps {caps}, {args.batches} pairs after {args.warmup} warm-up"
     )
-    print("| model | 32-bit ms | bf16 ms | bf16 / 32-bit (paired median) |\n|---|---|---|---|")
+    a, b = args.sides
+    print(f"| model | {a} ms | {b} ms | {b} / {a} (paired median) |\n|---|---|---|---|")
     for model in args.models:
-        r = paired(model, x, y, args.batches, args.warmup)
-        print(f"| {model} | {r['fp32_ms']:.3f} | {r['bf16_ms']:.3f} | **{r['ratio']:.3f}** |", flush=True)
+        r = paired(model, x, y, (a, b), args.batches, args.warmup)
+        print(f"| {model} | {r['a_ms']:.3f} | {r['b_ms']:.3f} | **{r['ratio']:.3f}** |", flush=True)
 
 
 if __name__ == "__main__":
