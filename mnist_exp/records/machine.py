@@ -34,9 +34,7 @@ def machine(trainer: pl.Trainer) -> dict[str, Any]:
             "threads": torch.get_num_threads(),
             "cpus": provenance.usable_cpus(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "native_bf16": bool(provenance.cpu_flags() & provenance.NATIVE_BF16) and onednn_bf16()
-            if on_cpu
-            else None,
+            "native_bf16": provenance.native_bf16(provenance.cpu_flags(), onednn_bf16()) if on_cpu else None,
         },
     }
 

@@ -146,6 +146,12 @@ def usable_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def native_bf16(flags: set[str], onednn_bf16: bool) -> bool:
+    """bf16 in hardware (a flag of NATIVE_BF16) that oneDNN may also use: the one rule that the
+    machine record's `native_bf16` and the emulation warning share."""
+    return bool(flags & NATIVE_BF16) and onednn_bf16
+
+
 def bf16_note(
     precision: str, device_type: str, flags: set[str], capability: str, onednn_bf16: bool = True
 ) -> str | None:
@@ -155,7 +161,7 @@ def bf16_note(
     None where bf16 is native, on a GPU, or where the flags cannot be read."""
     if "bf16" not in precision or device_type != "cpu" or not flags:
         return None
-    if flags & NATIVE_BF16 and onednn_bf16:
+    if native_bf16(flags, onednn_bf16):
         return None
     why = (
         "no avx512_bf16, amx_bf16 or bf16 among its flags"
