@@ -80,7 +80,7 @@ CRAFTED = {  # what a shared checkpoint asked for: each once did it through hydr
     "touch": ({"_target_": "pathlib.Path.touch", "self": "{keep}/created-by-checkpoint"}, "standard library"),
     "function": (
         {"_target_": "torch.save", "obj": 0, "f": "{keep}/notes.txt"},
-        "not a torch.nn.Module class",
+        "you have not vouched for the module torch",
     ),
     "nested": (
         {

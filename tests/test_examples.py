@@ -91,7 +91,8 @@ def test_the_example_runs_through_every_command(project: Path, tmp_path: Path, m
     assert len((job / "metrics.csv").read_text().splitlines()) == 3  # header and 2 epochs
 
     ckpt = job / "checkpoints" / "last.ckpt"
-    done = run_cli("eval", f"ckpt_path={ckpt}", data, cwd=elsewhere, pythonpath=project)  # no quotes needed
+    trust = "trust=[mnist_net]"  # the one word that vouches for the example's model code
+    done = run_cli("eval", f"ckpt_path={ckpt}", data, trust, cwd=elsewhere, pythonpath=project)  # no quotes
     assert done.returncode == 0, done.stderr[-2000:]
     shown = float(re.search(r"test/acc: ([\d.]+)%", done.stdout).group(1))
     assert shown == round(accuracy_by_hand(project, ckpt, mnist_root), 2)
@@ -100,6 +101,7 @@ def test_the_example_runs_through_every_command(project: Path, tmp_path: Path, m
         "predict",
         f"ckpt_path={ckpt}",
         f"images={REPO / 'docs' / 'sample_0.png'}",
+        trust,
         cwd=elsewhere,
         pythonpath=project,
     )

@@ -155,20 +155,16 @@ def test_searchpath_run_resumes_from_anywhere_and_its_checkpoint_rebuilds_width_
     assert done.returncode == 0, done.stderr[-2000:]
     assert len((run / "metrics.csv").read_text().splitlines()) == 4
 
+    ckpt_arg = f"ckpt_path={run}/checkpoints/last.ckpt"
+    done = run_cli("eval", ckpt_arg, f"data.root={mnist_root}", cwd=elsewhere, pythonpath=project)
+    refused_plainly(done, "you have not vouched for the module mymodels. Fix: if you trust the file and "
+                    "that code, add trust=[mymodels]")  # fmt: skip
     done = run_cli(
-        "eval",
-        f"ckpt_path={run}/checkpoints/last.ckpt",
-        f"data.root={mnist_root}",
-        cwd=elsewhere,
-        pythonpath=project,
+        "eval", ckpt_arg, f"data.root={mnist_root}", "trust=[mymodels]", cwd=elsewhere, pythonpath=project
     )
     assert done.returncode == 0 and "test/acc: " in done.stdout, done.stderr[-2000:]
     done = run_cli(
-        "eval",
-        f"ckpt_path={run}/checkpoints/last.ckpt",
-        f"data.root={mnist_root}",
-        cwd=elsewhere,
-        pythonpath=None,
+        "eval", ckpt_arg, f"data.root={mnist_root}", "trust=[mymodels]", cwd=elsewhere, pythonpath=None
     )
     refused_plainly(
         done,

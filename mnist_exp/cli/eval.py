@@ -7,6 +7,7 @@ from omegaconf import DictConfig
 
 from mnist_exp.cli.common import guarded, refuse_used_folder, run_hydra
 from mnist_exp.core.ckpt_file import checkpoint_file
+from mnist_exp.core.netconfig import trusted_modules
 from mnist_exp.setup.checks import check_accelerator, data_needs_download
 from mnist_exp.setup.config import CONF_DIR
 from mnist_exp.setup.validate import validate
@@ -27,7 +28,7 @@ def check(cfg: DictConfig) -> None:
     checkpoint_file(cfg.ckpt_path)  # a wrong path refused before torch is imported
     from mnist_exp.core.checkpoint import checked_model_class  # torch: the config is good by now
 
-    checked_model_class(cfg.ckpt_path)  # only a model class, importable, nothing called
+    checked_model_class(cfg.ckpt_path, trusted_modules(cfg.get("trust")))  # judged, imported, nothing called
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")

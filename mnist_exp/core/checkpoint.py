@@ -3,8 +3,9 @@
 A checkpoint is data, never code: every load goes through torch's weights-only unpickler, which
 rebuilds tensors, numbers, strings and containers and refuses anything else. mnist-exp's own
 checkpoints hold nothing else (legacy ones included), so no extra type is allowed; Lightning's
-resume and test loads are asked for the same (`WEIGHTS_ONLY`, pipelines/train.py). The network
-config inside is data too: it may name only a model class with plain arguments (core/netconfig).
+resume and test loads are asked for the same (`WEIGHTS_ONLY`, pipelines/train.py). The
+rest is data too, read through one schema (core/ckpt_schema); the class it names must be one of
+mnist-exp's models or in a module the user vouched for (`trust=`, core/netconfig.trust_error).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from typing import Any
 import torch
 
 from mnist_exp.core.ckpt_file import checkpoint_file
+from mnist_exp.core.ckpt_schema import CheckpointRecord, checked_checkpoint
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.module import MNISTClassifier
-from mnist_exp.core.netbuild import model_class
-from mnist_exp.core.netconfig import checked_net_config
+from mnist_exp.core.netbuild import build_net, model_class
 
 WEIGHTS_ONLY = True  # how every checkpoint is loaded, here and by Lightning
 
@@ -45,9 +46,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint's contents, or a UserError saying why it cannot be used."""
     path = checkpoint_file(path)
     try:
-        ckpt = load_data(path)
-        ckpt["hyper_parameters"]["net_config"]
-        return ckpt
+        return load_data(path)
     except UserError:
         raise
     except Exception as err:
@@ -58,15 +57,20 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         ) from None
 
 
-def load_checkpoint(path: str | Path) -> MNISTClassifier:
-    """The trained model, in eval mode, rebuilt from the checkpoint alone. Its network config is
-    checked first (core/netconfig, core/netbuild): only a torch.nn.Module class is ever called."""
-    ckpt = read_checkpoint(path)
+def read_record(path: str | Path) -> CheckpointRecord:
+    """The checkpoint's contents checked against its schema (core/ckpt_schema): nothing imported."""
+    return checked_checkpoint(read_checkpoint(path), f"Checkpoint {path}")
+
+
+def load_checkpoint(path: str | Path, trusted: tuple[str, ...] = ()) -> MNISTClassifier:
+    """The trained model, in eval mode, rebuilt from the checkpoint alone: the file is checked
+    against its schema, the class it names is judged before any import (mnist-exp's models and
+    the modules in `trusted`, the user's `trust=`), then mnist-exp builds the model."""
+    record = read_record(path)
     source = f"Checkpoint {path}"
+    net = build_net(record.net_config, source, trusted)
     try:
-        return MNISTClassifier.from_checkpoint_dict(ckpt, source)
-    except UserError:
-        raise
+        return MNISTClassifier.from_record(record, net)
     except Exception as err:
         raise UserError(
             f"{path} cannot be loaded into a model ({type(err).__name__}: {str(err).splitlines()[0]}). "
@@ -76,13 +80,13 @@ def load_checkpoint(path: str | Path) -> MNISTClassifier:
 
 def saved_net_config(path: str | Path) -> dict[str, Any]:
     """The model config a checkpoint was trained with (checked, with today's `_target_`)."""
-    return checked_net_config(read_checkpoint(path)["hyper_parameters"]["net_config"], f"Checkpoint {path}")
+    return read_record(path).net_config
 
 
-def checked_model_class(path: str | Path) -> type:
-    """The class a checkpoint's network config names, imported and checked, nothing called: what
-    eval and predict refuse before a run folder exists."""
-    return model_class(saved_net_config(path)["_target_"])
+def checked_model_class(path: str | Path, trusted: tuple[str, ...] = ()) -> type:
+    """The class a checkpoint's network config names, judged, imported and checked, nothing
+    called: what eval and predict refuse before a run folder exists."""
+    return model_class(saved_net_config(path)["_target_"], trusted, f"Checkpoint {path}")
 
 
 def checkpoint_epoch(path: str | Path) -> int:

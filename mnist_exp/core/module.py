@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import asdict
 from typing import Any
 
 import pytorch_lightning as pl
@@ -15,6 +16,7 @@ from pytorch_lightning.strategies import SingleDeviceStrategy
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from mnist_exp.core.ckpt_schema import TRAIN_METRICS, CheckpointRecord
 from mnist_exp.core.data import Batch, Steps
 from mnist_exp.core.errors import Diverged
 from mnist_exp.core.metrics import BestValue, LossMean
@@ -103,14 +105,21 @@ class MNISTClassifier(pl.LightningModule):
         self._convert: Any = None  # the precision's input cast (64-true, bf16-true), else None
 
     @classmethod
-    def from_checkpoint_dict(cls, ckpt: dict[str, Any], source: str = "the checkpoint") -> MNISTClassifier:
-        """Rebuild the trained model from a loaded checkpoint alone: its recorded network config,
-        checked (a model class with plain arguments, core/netconfig) before anything is built."""
-        hparams = dict(ckpt["hyper_parameters"])
-        config = checked_net_config(hparams.pop("net_config"), source)
-        model = cls(net=build_net(config, source), optimizer=None, **hparams)
-        model.hparams["net_config"] = config
-        model.load_state_dict(ckpt["state_dict"])
+    def from_record(cls, record: CheckpointRecord, net: nn.Module) -> MNISTClassifier:
+        """The trained model from a checked checkpoint (core/ckpt_schema) and the network mnist-exp
+        built from its config: only checked values reach the constructor, and the weights are
+        loaded strictly (every parameter the network has, nothing else)."""
+        model = cls(
+            net=net,
+            optimizer=None,
+            num_classes=record.num_classes,
+            data_config=asdict(record.data),
+            check_finite=record.check_finite,
+            channels_last=record.channels_last,
+            max_loss=record.max_loss,
+        )
+        model.hparams["net_config"] = record.net_config
+        model.load_state_dict(record.state_dict)
         return model.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -236,6 +245,8 @@ class MNISTClassifier(pl.LightningModule):
         """The saved sums are merged into fresh metrics (torchmetrics' public merge_state: every
         state of these metrics is a sum), so the epoch's means continue where they stopped."""
         for name, saved in checkpoint.get("mnist_exp_train_metrics", {}).items():
+            if name not in TRAIN_METRICS:  # a name from the file never picks another attribute
+                continue
             metric = getattr(self, name)
             metric.reset()
             metric.merge_state({key: value.to(metric.device) for key, value in saved["state"].items()})

@@ -17,7 +17,15 @@ from torch import nn
 
 from mnist_exp.core import spec
 from mnist_exp.core.errors import UserError
-from mnist_exp.core.netconfig import FIX, checked_net_config
+from mnist_exp.core.netconfig import FIX, checked_net_config, trust_error
+
+# classes that are torch.nn.Modules but never a network a file may name: they run training loops,
+# hooks and downloads of their own (matched by name along the class's MRO: no import needed)
+_NEVER = {
+    ("pytorch_lightning", "LightningModule"),
+    ("lightning", "LightningModule"),
+    ("torchmetrics", "Metric"),
+}
 
 _SPELLING = "Fix: check the spelling of the model's _target_ (module path, then class name)."
 
@@ -45,13 +53,34 @@ def _import(target: str, name: str) -> Any:
         if err.name == name and "." in name:
             return None  # not a module: the caller reports the missing name
         raise _import_error(target, name, err) from None
-    except Exception as err:
+    except (Exception, SystemExit) as err:  # a module that exits on import is no model's module
         raise _import_error(target, name, err) from None
 
 
-def model_class(target: str) -> type[nn.Module]:
+def _file_class_error(target: str, cls: type) -> str | None:
+    """Why a class a file named must not be built although it is an nn.Module, or None."""
+    spelled = f"{cls.__module__}.{cls.__qualname__}"
+    if spelled != target:
+        return f"_target_ {target} is the class {spelled} under another name"
+    for base in cls.__mro__:
+        if (base.__module__.split(".")[0], base.__name__) in _NEVER:
+            return f"_target_ {target} is a {base.__name__}, not a network"
+    return None
+
+
+def model_class(
+    target: str, trusted: tuple[str, ...] | None = None, source: str = "The file"
+) -> type[nn.Module]:
     """The class `target` names (e.g. `mymodels.Net`): its modules imported by name, then each
-    attribute looked up; anything but a subclass of `torch.nn.Module` is refused, never called."""
+    attribute looked up; anything but a subclass of `torch.nn.Module` is refused, never called.
+
+    `trusted`: the name comes from a file (a checkpoint), so it is judged before any import: only
+    mnist-exp's models and classes in the modules the user vouched for (core/netconfig.trust_error);
+    None: the name is the user's own (their config)."""
+    if trusted is not None:
+        error = trust_error(target, trusted)
+        if error:
+            raise UserError(f"{source}: {error}.")
     parts = target.split(".")
     obj: Any = _import(target, parts[0])
     for i, part in enumerate(parts[1:], start=2):
@@ -65,13 +94,19 @@ def model_class(target: str) -> type[nn.Module]:
     if not (inspect.isclass(obj) and issubclass(obj, nn.Module)):
         what = "a module" if inspect.ismodule(obj) else f"a {type(obj).__name__}"
         raise UserError(f"_target_ {target} is {what}, not a torch.nn.Module class. {FIX}")
+    error = _file_class_error(target, obj) if trusted is not None else None
+    if error:
+        raise UserError(f"{source}: {error}. Fix: mnist-exp builds only model classes from files.")
     return obj
 
 
-def build_net(config: dict[str, Any], source: str = "the model config") -> nn.Module:
-    """The network a checked config describes (core/netconfig.checked_net_config)."""
+def build_net(
+    config: dict[str, Any], source: str = "the model config", trusted: tuple[str, ...] | None = None
+) -> nn.Module:
+    """The network a checked config describes (core/netconfig.checked_net_config); `trusted` as
+    for model_class when the config comes from a file."""
     config = checked_net_config(config, source)
-    cls = model_class(config["_target_"])
+    cls = model_class(config["_target_"], trusted, source)
     args = {k: v for k, v in config.items() if k != "_target_"}
     try:
         inspect.signature(cls).bind(**args)

@@ -64,6 +64,53 @@ def target_error(target: Any) -> str | None:
     return None
 
 
+# mnist-exp's own models: the only classes a checkpoint may name without the user vouching for them
+OWN_MODELS = ("mnist_exp.core.models.LeNet5", "mnist_exp.core.models.MLP")
+TRUST_FIX = "trust=[{module}]"  # how a user vouches for the modules of a file's model class
+
+
+def trusted_modules(value: Any) -> tuple[str, ...]:
+    """The user's `trust=[mymodels,...]` as module names; a UserError for anything that is not a
+    module name a model may live in (Python's own modules, `__main__`, a private part)."""
+    names = [value] if isinstance(value, str) else list(value or [])
+    for name in names:
+        error = _name_error(name, "trust entry") if isinstance(name, str) else f"{name!r} is no module name"
+        if error:
+            raise UserError(
+                f"trust={value}: {error}. Fix: name the package or module of your own model classes, "
+                "e.g. trust=[mymodels] (the folder that holds it must be on PYTHONPATH)."
+            )
+    return tuple(names)
+
+
+def _name_error(name: str, what: str) -> str | None:
+    """Why a dotted name can never be vouched for, before anything is imported; else None."""
+    if not _DOTTED.fullmatch(name) and not re.fullmatch(r"[A-Za-z_]\w*", name, re.ASCII):
+        return f"{what} {name!r} is not a dotted Python name such as mypackage.MyNet"
+    parts = name.split(".")
+    if parts[0] in sys.stdlib_module_names or parts[0] == "builtins":
+        return f"{what} {name} is part of Python's standard library, not a model class"
+    if any(p.startswith("_") for p in parts):  # __main__, _private, a dunder
+        return f"{what} {name} has a private part ({next(p for p in parts if p.startswith('_'))})"
+    return None
+
+
+def trust_error(target: str, trusted: tuple[str, ...]) -> str | None:
+    """Why a file may not name the class `target`, judged before any import: only mnist-exp's own
+    models and classes inside the modules the user vouches for (`trusted`) may be named."""
+    error = target_error(target) or _name_error(target, "_target_")
+    if error or target in OWN_MODELS:
+        return error
+    if any(target.startswith(f"{module}.") for module in trusted):
+        return None
+    module = target.rsplit(".", 1)[0]
+    return (
+        f"it names the class {target}, which is not one of mnist-exp's models, and you have not vouched "
+        f"for the module {module}. Fix: if you trust the file and that code, add "
+        f"{TRUST_FIX.format(module=module)} to the command"
+    )
+
+
 def checked_net_config(config: Any, source: str) -> dict[str, Any]:
     """The model config as the plain dict that rebuilds the network (Hydra's instantiation keys
     dropped, a 0.1 `_target_` moved to today's); a UserError naming what `source` asked for when

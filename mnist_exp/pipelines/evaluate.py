@@ -8,9 +8,10 @@ import logging
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from mnist_exp.core.checkpoint import load_checkpoint
+from mnist_exp.core.netconfig import trusted_modules
 from mnist_exp.pipelines.train import quiet_lightning
 from mnist_exp.setup.validate import validate
 
@@ -18,14 +19,14 @@ log = logging.getLogger("mnist_exp.eval")
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Test the checkpoint; the data module takes the checkpoint's pad/mean/std over the config's."""
+    """Test the checkpoint; the data module is the user's, with the checkpoint's pad/mean/std."""
     validate(cfg)
     quiet_lightning()
     torch.utils.deterministic.fill_uninitialized_memory = False
-    model = load_checkpoint(cfg.ckpt_path)
-    data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
-    data_cfg.update(model.hparams.get("data_config") or {})
-    datamodule: pl.LightningDataModule = instantiate(data_cfg)
+    model = load_checkpoint(cfg.ckpt_path, trusted_modules(cfg.get("trust")))
+    # the user's data config (root, loader, ...); from the file only its checked pad, mean and std
+    transform = {k: model.hparams["data_config"][k] for k in ("pad", "mean", "std")}
+    datamodule: pl.LightningDataModule = instantiate(cfg.data, **transform)
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
     trainer.test(model, datamodule=datamodule)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}

@@ -20,6 +20,7 @@ from rich.table import Table
 from mnist_exp.core.checkpoint import load_checkpoint
 from mnist_exp.core.data import normalize
 from mnist_exp.core.errors import UserError
+from mnist_exp.core.netconfig import trusted_modules
 
 log = logging.getLogger("mnist_exp.predict")
 
@@ -98,8 +99,8 @@ def predict(cfg: DictConfig) -> tuple[list[dict], list[tuple[Path, str]]]:
         images = [images]
     if not isinstance(images, (list, ListConfig)) or not images:
         raise UserError("images must name files or folders. Fix: images='[my7.png,scan.jpg]' or images=dir/")
-    model = load_checkpoint(cfg.ckpt_path)
-    data = model.hparams.get("data_config") or {"pad": 2, "mean": 0.5, "std": 1.0}
+    model = load_checkpoint(cfg.ckpt_path, trusted_modules(cfg.get("trust")))
+    data = model.hparams["data_config"]  # checked numbers (core/ckpt_schema)
     results, failures = [], []
     for path in expand(list(images)):
         try:

@@ -7,12 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
 
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.overrides import hydra_quote, override_pairs, shell_override, unquote, without_keys
 from mnist_exp.records.lock import holder, in_use_error
+from mnist_exp.records.recorded import read_mapping, read_overrides, select, sweep_overrides
 from mnist_exp.records.status import last_checkpoint, read_status
+from mnist_exp.setup.recorded_code import refuse_recorded_code
 from mnist_exp.setup.sources import split_argv, with_recorded_sources
 
 RESULT_FILES = ("checkpoints", "metrics.csv", "status.json")
@@ -60,20 +61,24 @@ def _check_resumable(run_dir: Path, changes: dict[str, str]) -> None:
             f"run with it (without resume=), or resume without it (only {', '.join(RESUME_MAY_CHANGE)} "
             "may change)."
         )
-    config = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    config = read_mapping(run_dir / ".hydra" / "config.yaml")
     if not last_checkpoint(run_dir).is_file():
-        if not OmegaConf.select(config, "callbacks.model_checkpoint"):
+        if not select(config, "callbacks.model_checkpoint"):
             raise UserError(
                 f"{run_dir} ran without the model_checkpoint callback, so it saved no checkpoint to "
                 "resume from. Fix: start it again with callbacks=default."
             )
         raise UserError(f"{run_dir} has no checkpoints/last.ckpt: no epoch finished. Fix: start it again.")
-    epochs = int(changes.get("trainer.max_epochs", config.trainer.max_epochs))
-    if read_status(run_dir).get("status") == "ok" and epochs <= int(config.trainer.max_epochs):
+    recorded = select(config, "trainer.max_epochs")
+    if type(recorded) is not int:
+        raise UserError(f"{run_dir}/.hydra/config.yaml has no trainer.max_epochs. Fix: pass a run folder.")
+    epochs = changes.get("trainer.max_epochs", str(recorded))
+    if not epochs.lstrip("-").isdigit():
+        return  # not a number: the config's value rules refuse it with their own message
+    if read_status(run_dir).get("status") == "ok" and int(epochs) <= recorded:
         raise UserError(
-            f"{run_dir} already finished its {config.trainer.max_epochs} epochs. Fix: to train it "
-            f"longer, resume with trainer.max_epochs={int(config.trainer.max_epochs) + 10} (or any "
-            "larger number)."
+            f"{run_dir} already finished its {recorded} epochs. Fix: to train it longer, resume with "
+            f"trainer.max_epochs={recorded + 10} (or any larger number)."
         )
 
 
@@ -87,11 +92,12 @@ def resume_argv(argv: list[str]) -> list[str]:
     if pid is not None:
         raise in_use_error(run_dir, pid)
     recorded = [
-        str(o)
-        for o in OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
-        if not str(o).startswith(("resume=", "ckpt_path=", "hydra.run.dir="))
+        o
+        for o in read_overrides(run_dir / ".hydra" / "overrides.yaml")
+        if not o.startswith(("resume=", "ckpt_path=", "hydra.run.dir="))
     ]
     line = split_argv([a for a in argv if not a.startswith("resume=")])
+    refuse_recorded_code(recorded, line.overrides, str(run_dir))
     if (run_dir / ".hydra" / "hydra.yaml").is_file():
         line = with_recorded_sources(line, run_dir / ".hydra" / "hydra.yaml", "config", str(run_dir))
     given = line.overrides
@@ -120,9 +126,9 @@ def sweep_rerun_argv(argv: list[str]) -> list[str]:
     if saved is None or not saved.is_file():
         return argv
     try:
-        before = [str(o) for o in OmegaConf.load(saved).hydra.overrides.task]
-    except Exception:
-        return argv
+        before = sweep_overrides(saved)
+    except UserError:
+        return argv  # not a sweep's record: Hydra's sweep writes its own
     line = with_recorded_sources(split_argv(argv), saved, "config", given[-1])
     now = [a for a in line.overrides if not a.startswith(("hydra.", "hydra/"))]
     if _fixed(before) != _fixed(now):

@@ -9,15 +9,16 @@ config again, from any folder.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
 
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.overrides import hydra_quote
+from mnist_exp.records.recorded import read_mapping, select
 
 CONFIG_DIR = ("--config-dir", "-cd")
 CONFIG_NAME = ("--config-name", "-cn")
@@ -110,26 +111,46 @@ def searchpath_overrides(overrides: list[str], config_dir: str | None) -> list[s
     return [*rest, f"{SEARCHPATH}[{','.join([entry, *paths])}]"]
 
 
-def _recorded(hydra_cfg: Any) -> tuple[str | None, list[str], str | None]:
-    """(--config-dir, searchpath entries as absolute URLs, config name) a run was composed with."""
-    cwd = Path(str(OmegaConf.select(hydra_cfg, "runtime.cwd") or "."))
+def _recorded(
+    hydra_cfg: Any, what: str, searchpath_typed: bool = False
+) -> tuple[str | None, list[str], str | None]:
+    """(--config-dir, searchpath entries as absolute URLs, config name) a run was composed with,
+    read as data: only folders (file://) come back; a recorded package (pkg://) would be imported,
+    so it is refused unless the user types a searchpath again (`searchpath_typed`)."""
+    cwd = Path(str(select(hydra_cfg, "runtime.cwd") or "."))
     config_dir, searched = None, []
-    for source in OmegaConf.select(hydra_cfg, "runtime.config_sources") or []:
-        if source.get("schema") == "file" and source.get("provider") == "command-line":
-            config_dir = str(cwd / str(source.path))
-        elif source.get("provider") == _FROM_SEARCHPATH:
-            path = str(source.path) if source.schema != "file" else str(cwd / str(source.path))
-            searched.append(f"{source.schema}://{path}")
-    return config_dir, searched, OmegaConf.select(hydra_cfg, "job.config_name")
+    sources = select(hydra_cfg, "runtime.config_sources") or []
+    for source in sources if isinstance(sources, list) else []:
+        if not isinstance(source, dict):
+            continue
+        schema, path = str(source.get("schema")), str(source.get("path"))
+        if schema == "file" and source.get("provider") == "command-line":
+            config_dir = str(cwd / path)
+        elif source.get("provider") == _FROM_SEARCHPATH and not searchpath_typed:
+            if schema != "file":
+                raise UserError(
+                    f"{what} was composed with configs from {schema}://{path} (hydra.searchpath), which "
+                    "mnist-exp would import to read them. Fix: if you trust it, type it again: "
+                    f"'hydra.searchpath=[{schema}://{path}]'."
+                )
+            searched.append(f"file://{cwd / path}")
+    name = select(hydra_cfg, "job.config_name")
+    plain = isinstance(name, str) and re.fullmatch(r"[\w.-]+", name) and ".." not in name
+    if name is not None and not plain:
+        raise UserError(
+            f"{what} records the config name {name!r}, which names no config. Fix: --config-name <name>."
+        )
+    return config_dir, searched, name
 
 
 def with_recorded_sources(line: CommandLine, hydra_yaml: Path, default_name: str, what: str) -> CommandLine:
     """The command line plus the config folders and config name `what` (a run or sweep folder)
     was composed with, where the user did not give them again; a recorded folder that has since
     moved or vanished is refused with the fix."""
-    hydra_cfg = OmegaConf.load(hydra_yaml)
+    hydra_cfg = read_mapping(hydra_yaml)
     hydra_cfg = hydra_cfg.get("hydra", hydra_cfg)
-    config_dir, searched, name = _recorded(hydra_cfg)
+    typed = any(o.startswith(SEARCHPATH) for o in line.overrides)
+    config_dir, searched, name = _recorded(hydra_cfg, what, searchpath_typed=typed)
     flags, overrides = list(line.flags), list(line.overrides)
     if config_dir and not line.config_dir:
         if not Path(config_dir).is_dir():

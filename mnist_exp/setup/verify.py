@@ -10,13 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.overrides import hydra_quote, override_pairs, unquote, without_keys
 from mnist_exp.records.history import read_history
+from mnist_exp.records.recorded import read_mapping, read_overrides, sweep_overrides
 from mnist_exp.records.status import read_status
-from mnist_exp.setup.sources import split_argv, with_recorded_sources
+from mnist_exp.setup.recorded_code import refuse_recorded_code
+from mnist_exp.setup.sources import (
+    CONFIG_DIR,
+    SEARCHPATH,
+    CommandLine,
+    split_argv,
+    with_recorded_sources,
+)
 
 # what a verification may change: where and how fast it runs, never what trains
 MAY_CHANGE = (
@@ -28,6 +34,16 @@ MAY_CHANGE = (
     "callbacks.progress_bar.",
     "hydra.",
     "hydra/launcher",
+)
+# the packages mnist-exp itself builds objects from: not listed as the user's code
+STACK = (
+    "mnist_exp.",
+    "torch.",
+    "pytorch_lightning.",
+    "lightning.",
+    "torchmetrics.",
+    "hydra.",
+    "hydra_plugins.",
 )
 DROPPED = (
     "resume=",
@@ -75,14 +91,38 @@ def _beside(folder: Path) -> Path:
 def _recorded(folder: Path) -> tuple[list[str], Path, bool]:
     """The folder's own overrides, the file its config sources are read from, whether a sweep."""
     if (folder / "multirun.yaml").is_file():
-        task = OmegaConf.load(folder / "multirun.yaml").hydra.overrides.task
-        return [str(o) for o in task], folder / "multirun.yaml", True
+        return sweep_overrides(folder / "multirun.yaml"), folder / "multirun.yaml", True
     if (folder / ".hydra" / "overrides.yaml").is_file():
         hydra_yaml = folder / ".hydra" / "hydra.yaml"
-        return [str(o) for o in OmegaConf.load(folder / ".hydra" / "overrides.yaml")], hydra_yaml, False
+        return read_overrides(folder / ".hydra" / "overrides.yaml"), hydra_yaml, False
     raise UserError(
         f"verify={folder}: not a mnist-exp run or sweep folder (no .hydra/overrides.yaml, no "
         "multirun.yaml). Fix: pass a run folder (outputs/train/runs/<run>) or a sweep folder."
+    )
+
+
+def _targets(node: object) -> list[str]:
+    """Every `_target_` string in a recorded config (read as data)."""
+    if isinstance(node, dict):
+        own = [node["_target_"]] if isinstance(node.get("_target_"), str) else []
+        return own + [t for value in node.values() for t in _targets(value)]
+    if isinstance(node, list):
+        return [t for value in node for t in _targets(value)]
+    return []
+
+
+def _announce(folder: Path, line: CommandLine, sweep: bool) -> None:
+    """Before anything trains: the config folders the re-run composes from, and the code outside
+    mnist-exp and its stack that the recorded config names (what the user is trusting)."""
+    config = folder / ("multirun.yaml" if sweep else ".hydra/config.yaml")
+    targets = _targets(read_mapping(config)) if config.is_file() else []
+    code = sorted({t for t in targets if not t.startswith(STACK)})
+    folders = [v for f, v in zip(line.flags, [*line.flags[1:], ""], strict=True) if f in CONFIG_DIR]
+    folders += [o.split("=", 1)[1] for o in line.overrides if o.startswith(SEARCHPATH)]
+    own = "mnist-exp's own only"
+    print(
+        f"verify: re-running {folder}; config folders: {', '.join(folders) or own}; "
+        f"code outside mnist-exp: {', '.join(code) or 'none'}"
     )
 
 
@@ -105,9 +145,11 @@ def verify_argv(argv: list[str]) -> tuple[list[str], Verification | None]:
             f"verify re-runs {folder} as it was recorded; {what} would run another experiment. Fix: leave it "
             f"out (only {', '.join(MAY_CHANGE)} may change), or start a new run with it."
         )
+    refuse_recorded_code(recorded, line.overrides, f"verify={folder}")
     if sources.is_file():
         line = with_recorded_sources(line, sources, "config", str(folder))
     recorded = without_keys(recorded, override_pairs(line.overrides))
+    _announce(folder, line, sweep)
     rerun = _beside(folder)
     short = [f"++stop_after_epochs={epochs}", "++test=false"] if epochs else []
     where = f"hydra.{'sweep' if sweep else 'run'}.dir={hydra_quote(str(rerun))}"
