@@ -28,9 +28,9 @@ dark-on-light or light-on-dark). Prints a table; writes predictions.csv into out
 def check(cfg: DictConfig) -> None:
     refuse_used_folder(cfg)
     checkpoint_file(cfg.ckpt_path)  # a wrong path refused before torch is imported
-    from mnist_exp.core.checkpoint import checked_model_class  # torch: the config is good by now
+    from mnist_exp.core.checkpoint import load_checkpoint  # torch: the config is good by now
 
-    checked_model_class(cfg.ckpt_path, trusted_modules(cfg.get("trust")))  # judged, imported, nothing called
+    load_checkpoint(cfg.ckpt_path, trusted_modules(cfg.get("trust")))  # schema, class judged, weights fit
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="predict")

@@ -20,11 +20,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 from mnist_exp.cli.common import guarded
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.spec import REPORT_METRICS
+from mnist_exp.records.recorded import read_mapping
 from mnist_exp.records.status import job_folders
 
 
@@ -51,8 +50,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def sweep_metric(sweep_dir: Path) -> str:
     """The metric the sweep itself optimized (multirun.yaml), else val/acc_best."""
     try:
-        metric = OmegaConf.load(sweep_dir / "multirun.yaml").get("optimized_metric")
-    except Exception:  # no multirun.yaml, or not readable: the report still works
+        metric = read_mapping(sweep_dir / "multirun.yaml").get("optimized_metric")
+    except UserError:  # no multirun.yaml, or not readable: the report still works
         metric = None
     return metric if metric in REPORT_METRICS else "val/acc_best"
 

@@ -68,10 +68,11 @@ def load_checkpoint(path: str | Path, trusted: tuple[str, ...] = ()) -> MNISTCla
     the modules in `trusted`, the user's `trust=`), then mnist-exp builds the model."""
     record = read_record(path)
     source = f"Checkpoint {path}"
-    net = build_net(record.net_config, source, trusted)
     try:
-        return MNISTClassifier.from_record(record, net)
-    except Exception as err:
+        return MNISTClassifier.from_record(record, build_net(record.net_config, source, trusted))
+    except UserError:
+        raise
+    except Exception as err:  # the class refused the file's arguments, or the weights do not fit it
         raise UserError(
             f"{path} cannot be loaded into a model ({type(err).__name__}: {str(err).splitlines()[0]}). "
             "Fix: pass a .ckpt written by mnist-exp-train."

@@ -99,8 +99,10 @@ def trust_error(target: str, trusted: tuple[str, ...]) -> str | None:
     """Why a file may not name the class `target`, judged before any import: only mnist-exp's own
     models and classes inside the modules the user vouches for (`trusted`) may be named."""
     error = target_error(target) or _name_error(target, "_target_")
-    if error or target in OWN_MODELS:
-        return error
+    if error:
+        return f"{error}. Fix: pass a checkpoint of mnist-exp's models or of your own model classes"
+    if target in OWN_MODELS:
+        return None
     if any(target.startswith(f"{module}.") for module in trusted):
         return None
     module = target.rsplit(".", 1)[0]
@@ -118,7 +120,8 @@ def checked_net_config(config: Any, source: str) -> dict[str, Any]:
     if not isinstance(config, dict) or "_target_" not in config:
         raise UserError(f"{source} has no model config with a _target_ (got {config!r}). {FIX}")
     args = {k: v for k, v in config.items() if k != "_target_" and k not in IGNORED_KEYS}
-    target = LEGACY_TARGETS.get(config["_target_"], config["_target_"])
+    target = config["_target_"]
+    target = LEGACY_TARGETS.get(target, target) if isinstance(target, str) else target
     error = target_error(target) or _plain_error(args, "model")
     if error:
         raise UserError(f"{source}: {error}. mnist-exp builds only model classes from it. {FIX}")

@@ -11,8 +11,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.overrides import override_pairs
 from mnist_exp.pipelines.report import (
@@ -23,6 +21,7 @@ from mnist_exp.pipelines.report import (
     write_report,
 )
 from mnist_exp.records.hparams import is_location
+from mnist_exp.records.recorded import read_mapping, select
 from mnist_exp.records.status import job_folders
 from mnist_exp.records.tables import markdown_table, percent
 
@@ -71,8 +70,10 @@ def _flat(config: Any, prefix: str = "") -> dict[str, str]:
 def _choices(folder: Path) -> dict[str, str]:
     """The config groups the run picked (`model: lenet`), as Hydra recorded them."""
     try:
-        choices = OmegaConf.load(folder / ".hydra" / "hydra.yaml").hydra.runtime.choices
-    except Exception:  # an old or hand-made folder: its keys still compare
+        choices = select(read_mapping(folder / ".hydra" / "hydra.yaml"), "hydra.runtime.choices")
+    except UserError:  # an old or hand-made folder: its keys still compare
+        return {}
+    if not isinstance(choices, dict):
         return {}
     return {str(k): str(v) for k, v in choices.items() if not str(k).startswith("hydra/")}
 
@@ -83,7 +84,7 @@ def differing(folders: list[Path]) -> tuple[list[str], list[dict[str, str]]]:
     differently already says why its keys differ); each run's values of them."""
     runs = []
     for folder in folders:
-        conf = OmegaConf.to_container(OmegaConf.load(folder / ".hydra" / "config.yaml"), resolve=False)
+        conf = read_mapping(folder / ".hydra" / "config.yaml")
         values = {k: v for k, v in _flat(conf).items() if not is_location(k)}
         choices = _choices(folder)
         for node, value in conf.items():  # a list of picks (logger=[tensorboard,mlflow]): its parts

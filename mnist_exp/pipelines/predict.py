@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,8 @@ from mnist_exp.core.netconfig import trusted_modules
 
 log = logging.getLogger("mnist_exp.predict")
 
+BOMBS = (Image.DecompressionBombWarning, Image.DecompressionBombError)  # Pillow's own size guard
+MAX_PIXELS = 25_000_000  # a 5000x5000 photo of a digit; anything larger is refused before decoding
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm"}
 
 
@@ -82,13 +85,20 @@ def load_image(path: Path) -> np.ndarray:
     if not path.is_file():
         raise UserError("no such file")
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings(), Image.open(path) as image:
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            width, height = image.size  # from the header: nothing decoded yet
+            if width * height > MAX_PIXELS:
+                raise UserError(
+                    f"a picture of {width}x{height} pixels, more than the {MAX_PIXELS:,} mnist-exp decodes "
+                    "for one digit (a decompression bomb looks like this)"
+                )
             frames = getattr(image, "n_frames", 1)
             if frames > 1:
                 raise UserError(f"an animation of {frames} frames, not one picture of one digit")
             image.load()
             return mnist_like(_flatten_alpha(image))
-    except (UnidentifiedImageError, OSError) as err:
+    except (UnidentifiedImageError, OSError, *BOMBS) as err:
         raise UserError(f"not a readable image ({type(err).__name__})") from None
 
 

@@ -9,10 +9,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
+from mnist_exp.core.errors import UserError
 from mnist_exp.core.spec import REPORT_METRICS, REPORTED, lower_is_better, metric_scale
 from mnist_exp.pipelines.summary import (
     experiments,
@@ -28,6 +28,7 @@ from mnist_exp.pipelines.sweep_figures import curves, heatmap
 from mnist_exp.records import provenance
 from mnist_exp.records.history import read_history
 from mnist_exp.records.lock import holder
+from mnist_exp.records.recorded import read_overrides
 from mnist_exp.records.status import OUTCOMES, job_folders, outcome, read_status
 from mnist_exp.records.tables import markdown_table, percent
 
@@ -69,8 +70,8 @@ def read_job(folder: Path) -> dict[str, Any]:
     overrides = status.get("overrides")
     if overrides is None:
         try:
-            overrides = [str(o) for o in OmegaConf.load(folder / ".hydra" / "overrides.yaml")]
-        except Exception:
+            overrides = read_overrides(folder / ".hydra" / "overrides.yaml")
+        except UserError:
             overrides = []
     error = (status.get("error") or "").splitlines()[0][:160] if status.get("error") else ""
     if state == "running" and holder(folder) is None:  # a SIGKILL or a crash left it 'running'

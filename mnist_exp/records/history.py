@@ -22,8 +22,28 @@ def write_history(path: Path, rows: list[dict[str, float]]) -> None:
     os.replace(tmp, path)
 
 
+MAX_ROWS = 1_000_000  # epochs; a file with more rows is not a run's history
+
+
+def _number(value: object) -> float | None:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
 def read_history(path: Path) -> list[dict[str, float]]:
-    if not path.is_file():
+    """The epochs' rows as numbers. A folder is data: a linked file is not read, only the known
+    columns are kept, a cell that is no number is left out, and the rows stop at MAX_ROWS."""
+    if not path.is_file() or path.is_symlink():
         return []
-    with path.open(newline="") as fh:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(fh)]
+    known = ("epoch", *HISTORY_KEYS, "lr")
+    rows = []
+    csv.field_size_limit(1_000_000)
+    with path.open(newline="", errors="replace") as fh:
+        for i, row in enumerate(csv.DictReader(fh)):
+            if i >= MAX_ROWS:
+                break
+            numbers = {k: _number(row.get(k)) for k in known if row.get(k) not in (None, "")}
+            rows.append({k: v for k, v in numbers.items() if v is not None})
+    return rows

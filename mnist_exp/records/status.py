@@ -36,12 +36,44 @@ def write_status(run_dir: Path, status: str, **info: Any) -> None:
     os.replace(tmp, run_dir / "status.json")
 
 
+MAX_STATUS_BYTES = 1_000_000  # a run's status.json is under 2 kB
+
+
 def read_status(run_dir: Path) -> dict[str, Any]:
-    """The run's status.json, or {} when there is none (yet) or it cannot be read."""
+    """The run's status.json, or {} when there is none (yet) or it cannot be read. A folder is
+    data: a file that is a link, huge, or not a mapping counts as unreadable; the keys the reports
+    read keep only values of their type (a number for each metric, text for the error)."""
+    path = run_dir / "status.json"
     try:
-        return json.loads((run_dir / "status.json").read_text())
-    except (OSError, ValueError):
+        if path.is_symlink() or path.stat().st_size > MAX_STATUS_BYTES:
+            return {}
+        data = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
         return {}
+    return _typed(data) if isinstance(data, dict) else {}
+
+
+def _typed(data: dict[str, Any]) -> dict[str, Any]:
+    """status.json's values as the readers expect them; a value of another type is left out."""
+    kinds: dict[str, tuple[type, ...]] = {
+        "status": (str,),
+        "error": (str,),
+        "stage": (str,),
+        "epoch": (int,),
+        "wall_s": (int, float),
+        "metrics": (dict,),
+        "overrides": (list,),
+    }
+    out = {
+        k: v for k, v in data.items() if k not in kinds or (isinstance(v, kinds[k]) and type(v) is not bool)
+    }
+    if "metrics" in out:
+        out["metrics"] = {
+            str(k): float(v) for k, v in out["metrics"].items() if type(v) in (int, float)
+        }
+    if "overrides" in out and not all(isinstance(o, str) for o in out["overrides"]):
+        del out["overrides"]
+    return out
 
 
 def last_checkpoint(run_dir: Path) -> Path:
@@ -51,4 +83,5 @@ def last_checkpoint(run_dir: Path) -> Path:
 
 def job_folders(sweep_dir: Path) -> list[Path]:
     """The job folders of a sweep: those Hydra wrote a config into."""
-    return sorted(p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml"))
+    found = (p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml"))
+    return sorted(p for p in found if not p.is_symlink())  # a link may point anywhere: not a job

@@ -18,7 +18,17 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+# what would make a cell more than text: HTML, a link or image, code, a new column or row
+_MARKUP = str.maketrans({c: f"\\{c}" for c in "\\`[]<>|"} | {"\n": " ", "\r": " "})
+
+
+def cell(value: Any) -> str:
+    """A value as plain text inside a Markdown table: a folder name, an override or an error from
+    a folder is data, so its Markdown and HTML characters are escaped, not rendered."""
+    return str(value).translate(_MARKUP)
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"

@@ -15,7 +15,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from mnist_exp.core.errors import UserError
 
 SPECIAL = re.compile(r"_\w*_")  # Hydra's instantiation keys: _target_, _args_, _partial_, _call_, ...
-OWN_RESOLVERS = ("run_id", "job_name")  # setup/config.register_resolvers
+# setup/config.register_resolvers, and Hydra's own that only read its config or the clock
+OWN_RESOLVERS = ("run_id", "job_name", "now", "hydra")
 _INTERPOLATION = re.compile(r"\$\{\s*([\w.-]*)\s*(:)?")
 # keys whose values run programs or set what a program loads: commands, environments, plugins
 CODE_KEYS = (

@@ -17,7 +17,6 @@ from mnist_exp.records.recorded import read_mapping, read_overrides, sweep_overr
 from mnist_exp.records.status import read_status
 from mnist_exp.setup.recorded_code import refuse_recorded_code
 from mnist_exp.setup.sources import (
-    CONFIG_DIR,
     SEARCHPATH,
     CommandLine,
     split_argv,
@@ -117,7 +116,7 @@ def _announce(folder: Path, line: CommandLine, sweep: bool) -> None:
     config = folder / ("multirun.yaml" if sweep else ".hydra/config.yaml")
     targets = _targets(read_mapping(config)) if config.is_file() else []
     code = sorted({t for t in targets if not t.startswith(STACK)})
-    folders = [v for f, v in zip(line.flags, [*line.flags[1:], ""], strict=True) if f in CONFIG_DIR]
+    folders = [line.config_dir] if line.config_dir else []
     folders += [o.split("=", 1)[1] for o in line.overrides if o.startswith(SEARCHPATH)]
     own = "mnist-exp's own only"
     print(
