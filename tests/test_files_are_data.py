@@ -406,6 +406,8 @@ def test_a_recorded_override_that_names_code_is_refused_by_verify_and_resume(
         assert f"type it again on this command line: '{override}'" in str(err.value)
     typed = resume_argv([f"resume={run}", "trainer.max_epochs=2", override])  # typed again: the user's
     assert override in typed
+    if override.startswith("+callbacks.evil"):  # the node removed on the command line: nothing built
+        assert "~callbacks.evil" in resume_argv([f"resume={run}", "trainer.max_epochs=2", "~callbacks.evil"])
 
 
 def test_plain_recorded_overrides_pass() -> None:

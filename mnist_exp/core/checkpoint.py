@@ -21,7 +21,7 @@ from mnist_exp.core.ckpt_file import checkpoint_file
 from mnist_exp.core.ckpt_schema import CheckpointRecord, checked_checkpoint
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.module import MNISTClassifier
-from mnist_exp.core.netbuild import build_net, model_class
+from mnist_exp.core.netbuild import build_net, input_error, model_class
 
 WEIGHTS_ONLY = True  # how every checkpoint is loaded, here and by Lightning
 
@@ -69,7 +69,7 @@ def load_checkpoint(path: str | Path, trusted: tuple[str, ...] = ()) -> MNISTCla
     record = read_record(path)
     source = f"Checkpoint {path}"
     try:
-        return MNISTClassifier.from_record(record, build_net(record.net_config, source, trusted))
+        model = MNISTClassifier.from_record(record, build_net(record.net_config, source, trusted))
     except UserError:
         raise
     except Exception as err:  # the class refused the file's arguments, or the weights do not fit it
@@ -77,6 +77,10 @@ def load_checkpoint(path: str | Path, trusted: tuple[str, ...] = ()) -> MNISTCla
             f"{path} cannot be loaded into a model ({type(err).__name__}: {str(err).splitlines()[0]}). "
             "Fix: pass a .ckpt written by mnist-exp-train."
         ) from None
+    error = input_error(model.net, record.data.pad, record.num_classes)  # 10 scores for 2 images
+    if error:
+        raise UserError(f"{source}: {error}")
+    return model.eval()
 
 
 def saved_net_config(path: str | Path) -> dict[str, Any]:

@@ -125,7 +125,7 @@ def _hparams(hp: Any, source: str) -> dict[str, Any]:
     max_loss = hp.get("max_loss", 100.0)
     return {
         "net_config": checked_net_config(hp["net_config"], source),
-        "num_classes": _int(hp.get("num_classes", 10), "hyper_parameters.num_classes", 1, MAX_CLASSES),
+        "num_classes": _int(hp.get("num_classes", 10), "hyper_parameters.num_classes", 10, MAX_CLASSES),
         "data": _data(hp.get("data_config")),
         "check_finite": _flag(hp.get("check_finite", True), "hyper_parameters.check_finite"),
         "channels_last": _flag(hp.get("channels_last", True), "hyper_parameters.channels_last"),

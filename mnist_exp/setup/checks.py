@@ -21,6 +21,12 @@ from mnist_exp.core.stores import sqlite_path
 def data_needs_download(data: DictConfig) -> bool:
     """True when MNIST is missing and `data.download` may fetch it (the data module then does);
     otherwise the files must be there and intact, or a UserError names the fix."""
+    root = Path(str(data.root)).expanduser()
+    if root.exists() and not root.is_dir():
+        raise UserError(
+            f"data.root={data.root} is a file, not a folder. Fix: data.root=<the folder that holds "
+            "MNIST/raw/> (or an empty folder to download MNIST into)."
+        )
     if idx.missing_files(data.root) and data.get("download", True):
         return True
     idx.check_files(data.root, verify=data.get("verify", True))

@@ -71,9 +71,14 @@ def code_error(override: str) -> str | None:
 
 
 def refuse_recorded_code(recorded: Iterable[str], typed: Iterable[str], where: str) -> None:
-    """A UserError when an override `where` recorded names code and the user did not type it again."""
+    """A UserError when an override `where` recorded names code and the user neither typed it
+    again nor removed its node (`~key`)."""
     again = set(typed)
+    deleted = tuple(t[1:].split("=", 1)[0] for t in again if t.startswith("~"))  # `~callbacks.slow`
     for override in recorded:
+        key = override.partition("=")[0].lstrip("+~")
+        if any(key == d or key.startswith(f"{d}.") for d in deleted):
+            continue  # the user removes that node on this command line: nothing of it is built
         error = override not in again and code_error(override)
         if error:
             raise UserError(

@@ -68,6 +68,9 @@ RULES: list[tuple[str, Callable[[Any], bool], str, str]] = [
         "module.max_loss=100",
     ),
     ("model.hidden", _integer(1), "an integer >= 1", "model.hidden=300"),
+    # fewer outputs than MNIST has classes: a label of 8 would crash the loss (IndexError) mid-run
+    ("model.num_classes", _integer(10), "an integer >= 10 (MNIST's digits 0-9)", "model.num_classes=10"),
+    ("module.num_classes", _integer(10), "an integer >= 10 (MNIST's digits 0-9)", "module.num_classes=10"),
     ("seed", lambda v: v is None or _integer(0, 2**32 - 1)(v), "an integer from 0 to 2**32-1", "seed=0"),
     (
         "data.mirrors",
