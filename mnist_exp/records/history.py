@@ -45,5 +45,7 @@ def read_history(path: Path) -> list[dict[str, float]]:
             if i >= MAX_ROWS:
                 break
             numbers = {k: _number(row.get(k)) for k in known if row.get(k) not in (None, "")}
-            rows.append({k: v for k, v in numbers.items() if v is not None})
+            row_numbers = {k: v for k, v in numbers.items() if v is not None}
+            if "epoch" in row_numbers:  # mnist-exp writes an epoch in every row
+                rows.append(row_numbers)
     return rows
