@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -566,3 +567,88 @@ def test_fuzzed_run_folders_are_read_or_refused_with_no_side_effect(files: dict[
                     recorded = files["overrides"] if isinstance(files["overrides"], list) else []
                     assert not any(code_error(o) for o in recorded if o in argv), argv
             assert side_effects(seen) == []
+
+
+# ---- a sweep folder handed over: the report ---------------------------------------------------
+
+
+def crafted_sweep(root: Path, outside: Path) -> Path:
+    """A sweep folder whose files were edited: Markdown and HTML in names, overrides and errors,
+    NaN and text where numbers belong, a huge status.json, junk provenance, a job that is a link."""
+    sweep = root / "sweep"
+    jobs = {
+        "lr=0.1": (
+            '{"status": "ok", "metrics": {"test/acc": NaN, "val/acc_best": "high"}}',
+            "epoch,val/acc\n0,0.5\n",
+        ),
+        "[x](evil.html) <b>": (
+            '{"status": "failed", "error": "<script>alert(1)</script>|"}',
+            "epoch,val/acc\nx,y\n",
+        ),
+        "huge": ('{"status": "ok", "pad": "' + "x" * 1_100_000 + '"}', "epoch,val/acc\n0,nan\n"),
+        "list": ("[1, 2]", "not,a\ncsv"),
+    }
+    for name, (status, metrics) in jobs.items():
+        job = sweep / name
+        (job / ".hydra").mkdir(parents=True)
+        (job / ".hydra" / "overrides.yaml").write_text(
+            yaml.safe_dump(["optimizer.lr=${oc.env:HOME}", f"tag={name}"])
+        )
+        (job / "status.json").write_text(status)
+        (job / "metrics.csv").write_text(metrics)
+        (job / "provenance.json").write_text('{"starts": ["a", {"git": "x", "packages": [1]}]}')
+    (outside / ".hydra").mkdir(parents=True)
+    (outside / ".hydra" / "overrides.yaml").write_text("[a=1]")
+    (outside / "status.json").write_text('{"status": "ok"}')
+    (sweep / "linked").symlink_to(outside)  # a job folder that points elsewhere: not a job
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"task": ["lr=0.1"]}}}))
+    return sweep
+
+
+def test_a_crafted_sweep_folder_is_reported_harmlessly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mnist_exp.cli import report as report_cli  # matplotlib: only these tests
+
+    report_cli.main([str(crafted_sweep(tmp_path / "warm", tmp_path / "warm" / "outside"))])  # imports done
+    outside = tmp_path / "outside"
+    sweep = crafted_sweep(tmp_path, outside)
+    with audited() as seen:
+        report_cli.main([str(sweep)])  # exit 0: returns
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    text = (sweep / "report.md").read_text()
+    assert "\\<script\\>" in text and "\\[x\\](evil.html) \\<b\\>" in text  # shown, escaped
+    assert not re.search(r"(?<!\\)(<script|<b>|\[x)", text), text  # never as markup
+    assert "linked" not in text and not (outside / "report.md").exists()
+    import matplotlib
+
+    cache = Path(matplotlib.get_cachedir())
+    found = [e for e in side_effects(seen, allowed=sweep) if not e.startswith(("import", f"open {cache}"))]
+    assert found == []
+
+
+def test_a_report_file_that_is_a_link_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mnist_exp.cli import report as report_cli
+
+    sweep = crafted_sweep(tmp_path, tmp_path / "outside")
+    victim = tmp_path / "thesis.tex"
+    victim.write_text("the user's own words\n")
+    (sweep / "report.md").symlink_to(victim)
+    with pytest.raises(SystemExit) as stop:
+        report_cli.main([str(sweep)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "is a link (to" in err and "Fix: remove the link" in err, err
+    assert victim.read_text() == "the user's own words\n"
+
+
+def test_a_picture_too_large_to_be_a_digit_is_refused_before_decoding(tmp_path: Path) -> None:
+    """A decompression bomb: a small file that would decode to 36 megapixels."""
+    from PIL import Image
+
+    from mnist_exp.pipelines.predict import MAX_PIXELS, load_image
+
+    Image.new("L", (6000, 6000)).save(tmp_path / "bomb.png")
+    assert (tmp_path / "bomb.png").stat().st_size < 200_000 and 6000 * 6000 > MAX_PIXELS
+    with pytest.raises(UserError, match="a picture of 6000x6000 pixels, more than the 25,000,000"):
+        load_image(tmp_path / "bomb.png")

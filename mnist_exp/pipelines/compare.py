@@ -14,6 +14,7 @@ from typing import Any
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.overrides import override_pairs
 from mnist_exp.pipelines.report import (
+    REPORT_FILES,
     print_configurations,
     print_environment,
     print_table,
@@ -24,8 +25,6 @@ from mnist_exp.records.hparams import is_location
 from mnist_exp.records.recorded import read_mapping, select
 from mnist_exp.records.status import job_folders
 from mnist_exp.records.tables import markdown_table, percent
-
-REPORT_FILES = {"report.md", "results.csv", "summary.csv", "heatmap.png", "curves.png"}
 
 
 def run_folders(source: Path) -> list[Path]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mnist_exp.core.errors import UserError
@@ -30,7 +32,7 @@ from mnist_exp.records.history import read_history
 from mnist_exp.records.lock import holder
 from mnist_exp.records.recorded import read_overrides
 from mnist_exp.records.status import OUTCOMES, job_folders, outcome, read_status
-from mnist_exp.records.tables import markdown_table, percent
+from mnist_exp.records.tables import cell, markdown_table, percent
 
 
 def _plain(value: Any) -> str:
@@ -120,11 +122,27 @@ def _references(jobs: Sequence[dict[str, Any]]) -> list[tuple[str, float]]:
     return [(f"reported {label}", value) for name, (label, value) in REPORTED.items() if name in names]
 
 
+REPORT_FILES = ("report.md", "results.csv", "summary.csv", "heatmap.png", "curves.png")
+
+
+def refuse_linked_outputs(out: Path) -> None:
+    """A report file in `out` that is a link would be written through, wherever it points (a folder
+    someone handed over may carry one): refused, never followed."""
+    linked = [name for name in REPORT_FILES if (out / name).is_symlink()]
+    if linked:
+        target = os.readlink(out / linked[0])
+        raise UserError(
+            f"{out / linked[0]} is a link (to {target}); mnist-exp writes its report only into files "
+            f"of the folder itself. Fix: remove the link ({', '.join(linked)}) or report into another folder."
+        )
+
+
 def write_report(
     jobs: list[dict[str, Any]], out: Path, metric: str = "val/acc_best"
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
     """report.md, results.csv, summary.csv (seeds folded), heatmap.png and curves.png in `out`;
     returns the jobs, sorted, and the configurations when seeds were swept (else None)."""
+    refuse_linked_outputs(out)
     jobs = sorted(jobs, key=_sort_key(metric))
     with (out / "results.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
@@ -172,7 +190,7 @@ def _report_lines(jobs: list[dict[str, Any]], out: Path, metric: str) -> list[st
     columns = _columns(metric)
     rows = [[show(job.get(key)) for key, _, show in columns] for job in jobs]
     lines = [
-        f"# Sweep report: {out.name}\n",
+        f"# Sweep report: {cell(out.name)}\n",
         f"{len(jobs)} jobs: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".",
         f"Sorted by {metric} ({'lower' if lower_is_better(metric) else 'higher'} is better). Best validation "
         "accuracy is the highest val/acc over the epochs (epochs counted from 0); the test accuracy is "
@@ -182,7 +200,7 @@ def _report_lines(jobs: list[dict[str, Any]], out: Path, metric: str) -> list[st
     errors = [j for j in jobs if j["error"]]
     if errors:
         lines.append("Errors:\n")
-        lines += [f"- `{j['name']}` ({j['status']}): {j['error']}" for j in errors]
+        lines += [f"- {cell(j['name'])} ({j['status']}): {cell(j['error'])}" for j in errors]
         lines.append("")
     return lines
 
@@ -194,7 +212,7 @@ def print_table(jobs: Sequence[dict[str, Any]], metric: str) -> None:
     for key, title, _ in columns:
         table.add_column(title, justify="left" if key in ("name", "status") else "right")
     for job in jobs:
-        cells = [show(job.get(key)) for key, _, show in columns]
+        cells = [escape(show(job.get(key))) for key, _, show in columns]  # a name is text, not markup
         cells[1] = f"[{colors[job['status']]}]{job['status']}[/]"
         table.add_row(*cells)
     Console(width=max(100, len(max((j["name"] for j in jobs), key=len)) + 80)).print(table)

@@ -197,12 +197,33 @@ def collect(
     return entry, patch
 
 
+MAX_BYTES = 20_000_000  # a start records a few hundred packages: some 30 kB each
+
+
+def _typed_start(entry: dict[str, Any]) -> dict[str, Any]:
+    """A start as the readers expect it: a part of the wrong type (a folder is data) is left out."""
+    mappings = ("mnist_exp", "git", "torch", "device", "python", "data", "slurm")
+    out = {k: v for k, v in entry.items() if k not in mappings or isinstance(v, dict)}
+    packages = out.get("packages")
+    if not (isinstance(packages, dict) and all(isinstance(v, str) for v in packages.values())):
+        out.pop("packages", None)
+    command = out.get("command")
+    if not (isinstance(command, list) and all(isinstance(w, str) for w in command)):
+        out.pop("command", None)
+    return out
+
+
 def read_starts(run_dir: Path) -> list[dict[str, Any]]:
-    """Every start's record, the first first; [] for a run made before provenance was recorded."""
+    """Every start's record, the first first; [] for a run made before provenance was recorded
+    (or whose provenance.json is a link, huge, or not mnist-exp's)."""
+    path = run_dir / FILE
     try:
-        return list(json.loads((run_dir / FILE).read_text()).get("starts") or [])
-    except (OSError, ValueError, AttributeError):
+        if path.is_symlink() or path.stat().st_size > MAX_BYTES:
+            return []
+        starts = json.loads(path.read_text()).get("starts") or []
+    except (OSError, ValueError, AttributeError, RecursionError):
         return []
+    return [_typed_start(e) for e in starts if isinstance(e, dict)] if isinstance(starts, list) else []
 
 
 def record(run_dir: Path, entry: dict[str, Any], patch: str) -> list[dict[str, Any]]:
