@@ -652,3 +652,27 @@ def test_a_picture_too_large_to_be_a_digit_is_refused_before_decoding(tmp_path: 
     assert (tmp_path / "bomb.png").stat().st_size < 200_000 and 6000 * 6000 > MAX_PIXELS
     with pytest.raises(UserError, match="a picture of 6000x6000 pixels, more than the 25,000,000"):
         load_image(tmp_path / "bomb.png")
+
+
+def test_eval_of_a_bf16_true_checkpoint_says_how_to_match_its_precision(
+    warm: Path,
+    tmp_path: Path,
+    mnist_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ckpt = checkpoint()
+    ckpt["state_dict"] = {
+        k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in net_state().items()
+    }
+    torch.save(ckpt, tmp_path / "bf16.ckpt")
+    root = f"data.root={mnist_root}"
+    assert (
+        call("eval", "ckpt_path=bf16.ckpt", root, "hydra.run.dir=a", cwd=tmp_path, monkeypatch=monkeypatch)
+        == 0
+    )
+    assert "a trainer.precision=bf16-true run); evaluating in 32-true" in capsys.readouterr().out
+    matched = ["trainer.precision=bf16-true", "hydra.run.dir=b"]
+    assert call("eval", "ckpt_path=bf16.ckpt", root, *matched, cwd=tmp_path, monkeypatch=monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "Note:" not in out and "test/acc: " in out

@@ -66,6 +66,13 @@ def load_checkpoint(path: str | Path, trusted: tuple[str, ...] = ()) -> MNISTCla
     """The trained model, in eval mode, rebuilt from the checkpoint alone: the file is checked
     against its schema, the class it names is judged before any import (mnist-exp's models and
     the modules in `trusted`, the user's `trust=`), then mnist-exp builds the model."""
+    return load_with_record(path, trusted)[1]
+
+
+def load_with_record(
+    path: str | Path, trusted: tuple[str, ...] = ()
+) -> tuple[CheckpointRecord, MNISTClassifier]:
+    """load_checkpoint, with the checked record the model was built from (its weights' dtype)."""
     record = read_record(path)
     source = f"Checkpoint {path}"
     try:
@@ -80,7 +87,7 @@ def load_checkpoint(path: str | Path, trusted: tuple[str, ...] = ()) -> MNISTCla
     error = input_error(model.net, record.data.pad, record.num_classes)  # 10 scores for 2 images
     if error:
         raise UserError(f"{source}: {error}")
-    return model.eval()
+    return record, model.eval()
 
 
 def saved_net_config(path: str | Path) -> dict[str, Any]:
