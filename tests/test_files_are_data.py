@@ -676,3 +676,31 @@ def test_eval_of_a_bf16_true_checkpoint_says_how_to_match_its_precision(
     assert call("eval", "ckpt_path=bf16.ckpt", root, *matched, cwd=tmp_path, monkeypatch=monkeypatch) == 0
     out = capsys.readouterr().out
     assert "Note:" not in out and "test/acc: " in out
+
+
+@pytest.mark.parametrize("row", ["callback path", "scheduler node", "unknown top key", "lightning module"])
+def test_resume_of_a_folder_with_a_crafted_checkpoint_is_refused(
+    row: str, warm: Path, tmp_path: Path, mnist_root: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """resume= (and ckpt_path=) hand the file to Lightning, whose ModelCheckpoint deletes the files
+    its restored state names: the checkpoint is checked against the schema first."""
+    files = victims(tmp_path)
+    run = fake_run(tmp_path / "run", ["model=mlp"])
+    content, message = crafted_rows(tmp_path / "keep")[row]
+    if row == "callback path":  # the state of the run's own checkpoint callback, with a `..`
+        folder = str(run / "checkpoints")
+        content["callbacks"] = {
+            "EpochCheckpoint{}": {"dirpath": folder, "last_model_path": f"{folder}/../../keep/notes.txt"}
+        }
+    torch.save(content, run / "checkpoints" / "last.ckpt")
+    before = sorted(p.name for p in run.rglob("*"))
+    with audited() as seen:
+        code = call("train", f"resume={run}", "trainer.max_epochs=2", f"data.root={mnist_root}", cwd=tmp_path,
+                    monkeypatch=monkeypatch)  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err, err
+    for path, content_before in files.items():
+        assert (path.read_bytes() if path.exists() else None) == content_before, path
+    assert sorted(p.name for p in run.rglob("*")) == before  # the folder's record is untouched
+    assert [e for e in side_effects(seen) if not e.startswith("import")] == []

@@ -41,6 +41,17 @@ TOP_KEYS = {
     "DoublePrecision",
     "native_amp_scaling_state",
 }
+# the types of the top-level keys Lightning reads back on resume (their insides are its own)
+TOP_TYPES: dict[str, type] = {
+    "epoch": int,
+    "global_step": int,
+    "pytorch-lightning_version": str,
+    "hparams_name": str,
+    "loops": dict,
+    "callbacks": dict,
+    "optimizer_states": list,
+    "lr_schedulers": list,
+}
 TRAIN_METRICS = ("train_loss", "train_acc")  # the metrics whose mid-epoch sums a checkpoint keeps
 MAX_PAD = 64  # data.pad beyond this is no preprocessing of a 28x28 digit
 MAX_CLASSES = 100_000
@@ -182,9 +193,12 @@ def checked_checkpoint(ckpt: Any, source: str) -> CheckpointRecord:
         if not isinstance(ckpt, dict):
             raise ValueError(f"it holds a {type(ckpt).__name__}, not a checkpoint's mapping")
         _unknown(ckpt, TOP_KEYS, "it")
-        for key, kind in (("epoch", int), ("global_step", int), ("hparams_name", str)):
+        for key, kind in TOP_TYPES.items():
             if key in ckpt and type(ckpt[key]) is not kind:
-                raise ValueError(f"{key} must be a{'n integer' if kind is int else ' string'}")
+                raise ValueError(f"{key} must be a {kind.__name__}, not {type(ckpt[key]).__name__}")
+        for key in ("optimizer_states", "lr_schedulers"):
+            if not all(isinstance(state, dict) for state in ckpt.get(key, [])):
+                raise ValueError(f"{key} must be a list of mappings")
         if "mnist_exp_train_metrics" in ckpt:
             _train_metrics(ckpt["mnist_exp_train_metrics"])
         _callbacks(ckpt.get("callbacks", {}))
