@@ -150,6 +150,12 @@ def victims(folder: Path) -> dict[Path, bytes | None]:
     }
 
 
+def untouched(files: dict[Path, bytes | None]) -> None:
+    """The user's files as they were: nothing deleted, overwritten or created."""
+    for path, before in files.items():
+        assert (path.read_bytes() if path.exists() else None) == before, path
+
+
 def node(target: str, **kw: Any) -> dict[str, Any]:
     return {"_target_": target, **kw}
 
@@ -259,11 +265,8 @@ def test_a_crafted_checkpoint_is_refused_and_touches_nothing(
     row: str,
     command: str,
     warm: Path,
-    tmp_path: Path,
-    mnist_root: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+    tmp_path: Path, mnist_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:  # fmt: skip
     files = victims(tmp_path)
     (tmp_path / "evilmod.py").write_text(f"open({str(tmp_path / 'keep' / 'created')!r}, 'w')\nNet = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))  # a module of the file's choosing, on the user's path
@@ -277,19 +280,15 @@ def test_a_crafted_checkpoint_is_refused_and_touches_nothing(
     assert code == 2, out + err
     assert message in err and "Fix:" in err and err.startswith("Error:") and err.strip().count("\n") == 0, err
     assert "Traceback" not in out + err
-    for path, before in files.items():
-        assert (path.read_bytes() if path.exists() else None) == before, path
+    untouched(files)
     assert not (tmp_path / "outputs").exists()
     assert side_effects(seen) == []
 
 
 def test_vouching_is_needed_and_enough_and_never_for_impostors(
     warm: Path,
-    tmp_path: Path,
-    mnist_root: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+    tmp_path: Path, mnist_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:  # fmt: skip
     """trust=[mymod] lets a checkpoint of mymod.Net through eval; an alias of another class, a
     LightningModule and Python's own modules stay refused even when named."""
     (tmp_path / "mymod.py").write_text(
@@ -333,11 +332,8 @@ def test_vouching_is_needed_and_enough_and_never_for_impostors(
 
 def test_a_module_that_exits_on_import_is_one_message(
     warm: Path,
-    tmp_path: Path,
-    mnist_root: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+    tmp_path: Path, mnist_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:  # fmt: skip
     """A vouched module whose import calls sys.exit (a command line's __main__-like code) is
     reported as a failed import, never as another program's exit."""
     (tmp_path / "exits.py").write_text("import sys\nsys.exit('usage: some other program')\n")
@@ -656,11 +652,8 @@ def test_a_picture_too_large_to_be_a_digit_is_refused_before_decoding(tmp_path: 
 
 def test_eval_of_a_bf16_true_checkpoint_says_how_to_match_its_precision(
     warm: Path,
-    tmp_path: Path,
-    mnist_root: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+    tmp_path: Path, mnist_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:  # fmt: skip
     ckpt = checkpoint()
     ckpt["state_dict"] = {
         k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in net_state().items()
@@ -700,7 +693,6 @@ def test_resume_of_a_folder_with_a_crafted_checkpoint_is_refused(
                     monkeypatch=monkeypatch)  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err, err
-    for path, content_before in files.items():
-        assert (path.read_bytes() if path.exists() else None) == content_before, path
+    untouched(files)
     assert sorted(p.name for p in run.rglob("*")) == before  # the folder's record is untouched
     assert [e for e in side_effects(seen) if not e.startswith("import")] == []
