@@ -672,7 +672,7 @@ def test_eval_of_a_bf16_true_checkpoint_says_how_to_match_its_precision(
 
 
 @pytest.mark.parametrize("row", ["callback path", "scheduler node", "unknown top key", "lightning module"])
-def test_resume_of_a_folder_with_a_crafted_checkpoint_is_refused(
+def test_resume_or_ckpt_path_of_a_crafted_checkpoint_is_refused(
     row: str, warm: Path, tmp_path: Path, mnist_root: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
@@ -688,11 +688,13 @@ def test_resume_of_a_folder_with_a_crafted_checkpoint_is_refused(
         }
     torch.save(content, run / "checkpoints" / "last.ckpt")
     before = sorted(p.name for p in run.rglob("*"))
-    with audited() as seen:
-        code = call("train", f"resume={run}", "trainer.max_epochs=2", f"data.root={mnist_root}", cwd=tmp_path,
-                    monkeypatch=monkeypatch)  # fmt: skip
-    err = capsys.readouterr().err
-    assert code == 2 and message in err and "Traceback" not in err, err
+    for how in (f"resume={run}", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}"):  # continue, or start from
+        with audited() as seen:
+            code = call("train", how, "model=mlp", "trainer.max_epochs=2", f"data.root={mnist_root}",
+                        cwd=tmp_path, monkeypatch=monkeypatch)  # fmt: skip
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and "Traceback" not in err, (how, err)
+        assert not (tmp_path / "outputs").exists()
     untouched(files)
     assert sorted(p.name for p in run.rglob("*")) == before  # the folder's record is untouched
     assert [e for e in side_effects(seen) if not e.startswith("import")] == []
