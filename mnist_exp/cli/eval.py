@@ -17,7 +17,9 @@ USAGE = """\
 usage: mnist-exp-eval ckpt_path=<run>/checkpoints/last.ckpt [key=value ...]
 
 Test a checkpoint on the official 10,000 MNIST test images. The model and its input transform
-(pad, mean, std) come from the checkpoint; data.root says where MNIST is."""
+(pad, mean, std) come from the checkpoint; data.root says where MNIST is.
+A checkpoint is data: it may name mnist-exp's models, or classes of a module you vouch for
+with trust=[mymodels] (your own model's package, on PYTHONPATH)."""
 
 
 def check(cfg: DictConfig) -> None:

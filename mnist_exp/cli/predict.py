@@ -22,7 +22,9 @@ usage: mnist-exp-predict ckpt_path=<run>/checkpoints/last.ckpt images='[my7.png,
        mnist-exp-predict ckpt_path=... images=<folder of pictures>
 
 Predict the digit in each of your own pictures (PNG, JPEG, ...; one digit per picture, any size,
-dark-on-light or light-on-dark). Prints a table; writes predictions.csv into outputs/predict/<run>/."""
+dark-on-light or light-on-dark). Prints a table; writes predictions.csv into outputs/predict/<run>/.
+A checkpoint is data: it may name mnist-exp's models, or classes of a module you vouch for
+with trust=[mymodels] (your own model's package, on PYTHONPATH)."""
 
 
 def check(cfg: DictConfig) -> None:
