@@ -21,7 +21,7 @@ from mnist_exp.core.ckpt_file import checkpoint_file
 from mnist_exp.core.ckpt_schema import CheckpointRecord, checked_checkpoint
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.module import MNISTClassifier
-from mnist_exp.core.netbuild import build_net, input_error, model_class
+from mnist_exp.core.netbuild import build_net, input_error
 
 WEIGHTS_ONLY = True  # how every checkpoint is loaded, here and by Lightning
 
@@ -93,12 +93,6 @@ def load_with_record(
 def saved_net_config(path: str | Path) -> dict[str, Any]:
     """The model config a checkpoint was trained with (checked, with today's `_target_`)."""
     return read_record(path).net_config
-
-
-def checked_model_class(path: str | Path, trusted: tuple[str, ...] = ()) -> type:
-    """The class a checkpoint's network config names, judged, imported and checked, nothing
-    called: what eval and predict refuse before a run folder exists."""
-    return model_class(saved_net_config(path)["_target_"], trusted, f"Checkpoint {path}")
 
 
 def checkpoint_epoch(path: str | Path) -> int:

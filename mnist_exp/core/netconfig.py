@@ -26,6 +26,7 @@ LEGACY_TARGETS = {
 # plain Python values either way) and left out of the recorded config
 IGNORED_KEYS = ("_convert_", "_recursive_")
 _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", re.ASCII)
+_MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", re.ASCII)  # a module: dotted or not
 _SPECIAL = re.compile(r"_.*_")  # Hydra's keys: _target_, _args_, _partial_, _call_, ...
 PLAIN = (bool, int, float, str, type(None))
 FIX = (
@@ -83,22 +84,25 @@ def trusted_modules(value: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _private_error(name: str, what: str) -> str | None:
+    """A `_private`, dunder or `__main__` part of a dotted name: never code a file may name."""
+    private = next((p for p in name.split(".") if p.startswith("_")), None)
+    return f"{what} {name} has a private part ({private})" if private else None
+
+
 def _name_error(name: str, what: str) -> str | None:
-    """Why a dotted name can never be vouched for, before anything is imported; else None."""
-    if not _DOTTED.fullmatch(name) and not re.fullmatch(r"[A-Za-z_]\w*", name, re.ASCII):
+    """Why a module name (a `trust=` entry) can never be vouched for, before any import; else None."""
+    if not _MODULE.fullmatch(name):
         return f"{what} {name!r} is not a dotted Python name such as mypackage.MyNet"
-    parts = name.split(".")
-    if parts[0] in sys.stdlib_module_names or parts[0] == "builtins":
+    if name.split(".")[0] in (*sys.stdlib_module_names, "builtins"):
         return f"{what} {name} is part of Python's standard library, not a model class"
-    if any(p.startswith("_") for p in parts):  # __main__, _private, a dunder
-        return f"{what} {name} has a private part ({next(p for p in parts if p.startswith('_'))})"
-    return None
+    return _private_error(name, what)
 
 
 def trust_error(target: str, trusted: tuple[str, ...]) -> str | None:
     """Why a file may not name the class `target`, judged before any import: only mnist-exp's own
     models and classes inside the modules the user vouches for (`trusted`) may be named."""
-    error = target_error(target) or _name_error(target, "_target_")
+    error = target_error(target) or _private_error(target, "_target_")
     if error:
         return f"{error}. Fix: pass a checkpoint of mnist-exp's models or of your own model classes"
     if target in OWN_MODELS:
