@@ -29,6 +29,7 @@ def assert_refused(result: subprocess.CompletedProcess, message: str, cwd: Path)
         (["optimizer.lr=-1"], "optimizer.lr must be a finite number > 0, got -1"),
         (["trainer=gpu"], "no CUDA GPU"),
         (["trainer.accelerator=gpu"], "no CUDA GPU"),
+        (["-m", "trainer.accelerator=cpu,gpu"], "no CUDA GPU"),  # every swept value, before any job
         (["trainer.accelerator=mps"], "no Apple GPU (MPS)"),
         (["trainer.accelerator=AUTO"], "trainer.accelerator 'AUTO' is unknown. Fix: one of auto, cpu"),
         (["task_name=über"], "quote a value with spaces or other letters"),  # a path key is quoted for you

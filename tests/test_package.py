@@ -18,7 +18,8 @@ from mnist_exp.core.models import MLP, LeNet5
 from tests.conftest import REPO, run_module
 
 PACKAGE = REPO / "mnist_exp"
-LAYERS = ("core", "records", "setup", "pipelines", "cli")  # bottom to top: imports go downward only
+# bottom to top: imports go downward only; pipelines/ is three layers of its own kinds of work
+LAYERS = ("core", "records", "setup", "pipelines.report", "pipelines.run", "pipelines.sweep", "cli")
 LEGACY_CKPT = REPO / "tests" / "data" / "legacy_v0.1.0_lenet.ckpt"  # written by mnist-exp 0.1.0
 
 
@@ -35,13 +36,18 @@ def imports(path: Path) -> set[str]:
 
 
 def layer(module: str) -> int | None:
+    """The layer a module lives in (None for the package's root and pipelines/__init__)."""
     parts = module.split(".")
-    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else None
+    for depth in (3, 2):
+        name = ".".join(parts[1:depth])
+        if len(parts) >= depth and name in LAYERS:
+            return LAYERS.index(name)
+    return None
 
 
 def test_every_module_lives_in_a_layer_and_imports_only_downward() -> None:
-    loose = [p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py"]
-    assert loose == [], f"modules outside the layer folders: {loose}"
+    loose = [p.name for folder in (PACKAGE, PACKAGE / "pipelines") for p in folder.glob("*.py")]
+    assert sorted(loose) == ["__init__.py"] * 2, f"modules outside the layer folders: {loose}"
     wrong = []
     for path in PACKAGE.rglob("*.py"):
         module = ".".join(path.relative_to(REPO).with_suffix("").parts)
@@ -68,6 +74,20 @@ def test_no_import_circle() -> None:
         return False
 
     assert [m for m in graph if reaches(m, m, set())] == []
+
+
+def test_reading_runs_back_imports_no_torch() -> None:
+    """pipelines/report/ is the torch-free kind of work: every module of it, imported together in
+    a fresh process, leaves torch and Lightning unimported (mnist-exp-report stays quick)."""
+    folder = PACKAGE / "pipelines" / "report"
+    names = sorted(f"mnist_exp.pipelines.report.{p.stem}" for p in folder.glob("*.py"))
+    probe = (
+        f"import importlib, sys; [importlib.import_module(n) for n in {names!r}]; "
+        "print(sorted(m for m in ('torch', 'pytorch_lightning', 'lightning') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and len(names) >= 6, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 PROBE = """
@@ -194,31 +214,25 @@ def test_checkpoint_of_the_release_before_full_model_configs_still_loads(tmp_pat
         torch.testing.assert_close(model(x), reference.eval()(x))
 
 
-def test_the_wheel_carries_the_configs(tmp_path: Path) -> None:
-    """A non-editable install (pip install ., a wheel, pipx) finds its configs inside the package."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(REPO),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    wheel = next(tmp_path.glob("mnist_exp-*.whl"))
-    names = set(zipfile.ZipFile(wheel).namelist())
+def built_wheel(folder: Path) -> Path:
+    """The wheel .ci/run built of this checkout and installs (MNIST_EXP_WHEEL), or one built here."""
+    if os.environ.get("MNIST_EXP_WHEEL"):
+        return Path(os.environ["MNIST_EXP_WHEEL"])
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w"]
+    subprocess.run([*build, str(folder), str(REPO)], check=True, capture_output=True, timeout=300)
+    return next(folder.glob("mnist_exp-*.whl"))
+
+
+def test_the_wheel_carries_the_configs_and_every_module(tmp_path: Path) -> None:
+    """A non-editable install (pip install ., a wheel, pipx) finds its configs inside the package,
+    and every module of the checkout (pyproject.toml lists the packages one by one)."""
+    names = set(zipfile.ZipFile(built_wheel(tmp_path)).namelist())
     shipped = {f"mnist_exp/{p.relative_to(REPO).as_posix()}" for p in (REPO / "conf").rglob("*.yaml")}
     assert shipped and shipped <= names
     assert "mnist_exp/conf/config.yaml" in names and "mnist_exp/conf/debug/limit.yaml" in names
     assert "hydra_plugins/mnist_exp_optuna_sweeper/optuna_sweeper.py" in names  # where Hydra finds sweepers
+    modules = {p.relative_to(REPO).as_posix() for p in PACKAGE.rglob("*.py")}
+    assert modules - names == set()
 
 
 def test_hydra_finds_the_plugins_of_this_install(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ instead of in a user's run (tests/test_steps_per_call.py checks the step counts 
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import subprocess
@@ -13,9 +14,13 @@ from importlib.metadata import requires, version
 
 import optuna
 import torch
-from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmititLauncher
+from hydra.core.utils import JobReturn, JobStatus
+from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf, LocalQueueConf
+from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmititLauncher, LocalLauncher
 from packaging.requirements import Requirement
 from pytorch_lightning.core.optimizer import LightningOptimizer
+from pytorch_lightning.strategies.launchers.launcher import _Launcher
+from torchmetrics import MaxMetric, Metric
 
 
 def pinned(package: str, extra: str | None = None) -> Requirement:
@@ -56,7 +61,7 @@ def test_optuna_storage_still_has_what_a_trial_job_calls() -> None:
 
 
 def test_submitit_launcher_job_still_takes_the_five_arguments_mnist_exp_passes() -> None:
-    """pipelines/cluster submits Hydra's own job callable with the arguments its launch() builds."""
+    """pipelines/sweep/cluster submits Hydra's own job callable with the arguments its launch() builds."""
     in_range(pinned("hydra-submitit-launcher", "slurm"))
     params = list(inspect.signature(BaseSubmititLauncher.__call__).parameters)
     assert params == ["self", "sweep_overrides", "job_dir_key", "job_num", "job_id", "singleton_state"]
@@ -66,7 +71,7 @@ def test_the_requeue_signal_is_the_one_submitit_installs_its_handler_for() -> No
     """stopping.requeue_signal names submitit's signal from its public JobEnvironment.USR_SIG; submitit
     installs its handler on JobEnvironment._usr_sig(): the two agree, with and without an override."""
     code = (
-        "import submitit; from mnist_exp.pipelines.stopping import requeue_signal; "
+        "import submitit; from mnist_exp.pipelines.run.stopping import requeue_signal; "
         "print(requeue_signal() == submitit.JobEnvironment._usr_sig(), requeue_signal().name)"
     )
     for preempt in (None, "USR1"):
@@ -87,3 +92,38 @@ def test_torch_still_says_whether_onednn_may_compute_in_bf16() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert done.stdout.split() == ["False"]
     assert isinstance(torch.ops.mkldnn._is_mkldnn_bf16_supported(), bool)
+
+
+def test_torchmetrics_still_casts_states_through_apply_and_keeps_defaults() -> None:
+    """core/metrics.FixedDtype overrides Metric._apply(fn, exclude_state) and reads and writes
+    Metric._defaults, to keep its states' dtype when the network is cast (bf16-true)."""
+    in_range(pinned("torchmetrics"))
+    assert list(inspect.signature(Metric._apply).parameters) == ["self", "fn", "exclude_state"]
+    metric = MaxMetric()
+    assert isinstance(metric._defaults, dict) and set(metric._defaults) == {"max_value"}
+    assert metric.to(torch.bfloat16)._defaults["max_value"].dtype == torch.bfloat16  # what FixedDtype undoes
+
+
+def test_hydra_job_return_still_takes_its_return_value_by_field() -> None:
+    """pipelines/sweep/cluster builds each job's JobReturn with `_return_value=` (read from status.json)."""
+    in_range(pinned("hydra-core"))
+    assert "_return_value" in {f.name for f in dataclasses.fields(JobReturn)}
+    assert JobReturn(status=JobStatus.COMPLETED, _return_value=0.5).return_value == 0.5
+
+
+def test_lightning_launchers_still_forward_a_signal_with_kill() -> None:
+    """pipelines/run/stopping.SafeStop passes SIGTERM and the time-limit signal to the ranks a DDP
+    launcher started, through `trainer.strategy.launcher.kill(signum)`."""
+    assert list(inspect.signature(_Launcher.kill).parameters) == ["self", "signum"]
+
+
+def test_submitit_plugin_still_has_its_params_and_queue_schema() -> None:
+    """pipelines/sweep/cluster reads the plugin launcher's `.params` (the keys a job may set) and
+    `BaseQueueConf`'s keys (what submitit takes without an executor prefix)."""
+    launcher = LocalLauncher(
+        **{k: v for k, v in dataclasses.asdict(LocalQueueConf()).items() if k != "_target_"}
+    )
+    assert isinstance(launcher.params, dict) and "timeout_min" in launcher.params
+    assert {"submitit_folder", "timeout_min", "cpus_per_task", "nodes", "name"} <= {
+        f.name for f in dataclasses.fields(BaseQueueConf)
+    }

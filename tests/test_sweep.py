@@ -21,7 +21,8 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from mnist_exp.core.overrides import SWEPT_ENV, job_name
+from mnist_exp.core.overrides import PARENT_ENV, SWEPT_ENV, job_name
+from mnist_exp.pipelines.sweep import SweepCallback
 from mnist_exp.records.history import read_history
 from mnist_exp.setup.config import compose
 from tests.conftest import compose_cfg, run_module
@@ -279,20 +280,51 @@ def lr_pair_sweep(tmp_path: Path, mnist_root: Path, *extra: str) -> Path:
     return sweep_dir
 
 
-def test_joblib_runs_jobs_in_parallel_without_oversubscribing(tmp_path: Path, mnist_root: Path) -> None:
-    # whole epochs: each job must outlast the seconds a joblib worker takes to import torch, or one
-    # job can end before the other worker is ready (seen once in CI, the second job 0.68 s late)
-    long_enough = ["trainer.limit_train_batches=null", "trainer.max_epochs=4"]
+RENDEZVOUS = """
+import os
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+
+
+class Rendezvous(pl.Callback):
+    \"\"\"Each job says it is training, then waits for the others to say so: jobs that run one
+    after the other never meet, and the first one fails after a minute.\"\"\"
+
+    def __init__(self, folder: str, jobs: int):
+        self.folder, self.jobs = Path(folder), jobs
+
+    def on_train_start(self, trainer, pl_module):
+        (self.folder / f"{os.getpid()}.training").touch()
+        deadline = time.monotonic() + 60
+        while len(list(self.folder.glob("*.training"))) < self.jobs:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the other job never trained while this one did")
+            time.sleep(0.05)
+"""
+
+
+def test_joblib_runs_jobs_in_parallel_without_oversubscribing(
+    tmp_path: Path, mnist_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two joblib jobs meet while both train (a condition, not a timing: a user's own callback makes
+    each wait for the other), each with half the cores as its torch threads."""
+    (tmp_path / "rendezvous.py").write_text(RENDEZVOUS)
+    (tmp_path / "meet").mkdir()
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    meet = [
+        "+callbacks.rendezvous._target_=rendezvous.Rendezvous",
+        f"+callbacks.rendezvous.folder={tmp_path / 'meet'}",
+        "+callbacks.rendezvous.jobs=2",
+    ]
     sweep_dir = lr_pair_sweep(
-        tmp_path, mnist_root, "test=false", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *long_enough
+        tmp_path, mnist_root, "test=false", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *meet
     )
+    assert len(list((tmp_path / "meet").glob("*.training"))) == 2  # two processes
     cores = len(os.sched_getaffinity(0))
-    spans = []
     for job in ("lr=0.01", "lr=0.1"):
         assert f"torch threads: {max(1, cores // 2)}" in (sweep_dir / job / "train.log").read_text()
-        info = json.loads((sweep_dir / job / "status.json").read_text())
-        spans.append((info["started"], info["started"] + info["wall_s"]))
-    assert max(start for start, _ in spans) < min(end for _, end in spans)  # the two ran at once
 
 
 @pytest.mark.slow
@@ -343,6 +375,36 @@ def test_job_names(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(long) <= 150 and long != job_name([f"k{i}=value{i}" for i in range(41)], 0)
 
 
+def test_a_sweep_hands_its_state_to_its_jobs_and_takes_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment variables a sweep passes to its jobs (the swept keys, the MLflow parent run)
+    are set when it starts and put back as they were when it ends: a second run in the same process
+    inherits nothing, and a value the user had is theirs again."""
+    monkeypatch.delenv(SWEPT_ENV, raising=False)
+    monkeypatch.setenv(PARENT_ENV, "the user's own")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = compose(
+        "config",
+        ["logger=mlflow", f"logger.mlflow.tracking_uri={store}", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+        hydra=True,
+    )
+    callback = SweepCallback()
+    callback.on_multirun_start(config)
+    assert os.environ[SWEPT_ENV] == "" and os.environ[PARENT_ENV] not in ("", "the user's own")
+    callback.on_multirun_end(config)  # no job ran: nothing to report, the state is taken back
+    assert SWEPT_ENV not in os.environ and os.environ[PARENT_ENV] == "the user's own"
+
+
+def test_the_old_name_of_the_local_launcher_says_its_new_one(tmp_path: Path) -> None:
+    """hydra/launcher=submitit_local (the name before local_cluster) still composes mnist-exp's
+    launcher (test_sweep_presets_compose), and says the new name in one line; here with a value that
+    is refused, so nothing runs."""
+    done = sweep(tmp_path, "hydra/launcher=submitit_local", "optimizer.lr=-1,0.1")
+    assert done.returncode == 2 and "optimizer.lr must be a finite number > 0" in done.stderr
+    assert "hydra/launcher=submitit_local is now hydra/launcher=local_cluster" in done.stderr
+
+
 def test_sweep_presets_compose() -> None:
     grid_cfg = compose("config", ["hparams_search=batch_lr"], hydra=True)
     optuna_cfg = compose("config", ["hparams_search=optuna"], hydra=True)
@@ -351,7 +413,8 @@ def test_sweep_presets_compose() -> None:
         warnings.catch_warnings()
     ):  # no automatic schema matching (deprecated by Hydra): ours replaces theirs
         warnings.simplefilter("error")
-        local = compose("config", ["hydra/launcher=submitit_local"], hydra=True)
+        local = compose("config", ["hydra/launcher=local_cluster"], hydra=True)
+        old = compose("config", ["hydra/launcher=submitit_local"], hydra=True)  # the earlier name
     assert str(grid_cfg.hydra.mode) == "RunMode.MULTIRUN"
     assert dict(grid_cfg.hydra.sweeper.params) == {
         "data.batch_size": "32,64,128,256",
@@ -367,6 +430,7 @@ def test_sweep_presets_compose() -> None:
     assert slurm.hydra.launcher.max_num_timeout > 0  # requeued at the time limit: runs resume exactly
     assert local.hydra.launcher._target_ == "hydra_plugins.mnist_exp_launchers.launchers.LocalLauncher"
     assert local.hydra.launcher.stderr_to_stdout is True and local.hydra.launcher.timeout_min == 60
+    assert old.hydra.launcher == local.hydra.launcher
     for trainer in ("ddp", "ddp_cpu"):
         cfg = compose_cfg("config", [f"trainer={trainer}"])
         assert cfg.trainer.strategy == "ddp" and cfg.trainer.devices == 2

@@ -1,9 +1,10 @@
-"""mnist-exp's submitit launchers (`hydra/launcher=slurm`, `hydra/launcher=submitit_local`),
+"""mnist-exp's submitit launchers (`hydra/launcher=slurm`, `hydra/launcher=local_cluster`),
 registered where Hydra looks for plugins (the hydra_plugins package).
 
-`hydra/launcher=submitit_local` is the submitit plugin's name for its local launcher, and users
-know it: mnist-exp stores its own config under that name in Hydra's ConfigStore, in place of the
-plugin's (the same keys, mnist-exp's launcher). A YAML file of that name would instead be merged
+`local_cluster` is stored in Hydra's ConfigStore (its keys typed by the submitit plugin's schema).
+Its earlier name, `submitit_local`, is the submitit plugin's own name for its local launcher; it is
+still stored there, in place of the plugin's, so command lines and recorded sweeps that name it keep
+running (preflight says the new name in one line). A YAML file of that name would instead be merged
 into the plugin's schema, which Hydra deprecates (automatic schema matching)."""
 
 # no `from __future__ import annotations`: Hydra runs this module before it is in sys.modules,
@@ -29,12 +30,16 @@ if LocalQueueConf is not None:
         stderr_to_stdout: bool = True
 
 
+OLD_LOCAL_NAME = "submitit_local"  # local_cluster's name until 0.2, and the submitit plugin's
+
+
 class SubmititLocalConfig(SearchPathPlugin):
-    """Stores mnist-exp's `submitit_local` once Hydra has run every plugin module (it builds the
-    search path after), so it replaces the plugin's whatever order Hydra found them in. The
-    search path itself is left as it is."""
+    """Stores mnist-exp's `local_cluster` (and under its old name `submitit_local`) once Hydra has
+    run every plugin module (it builds the search path after), so the old name replaces the
+    plugin's whatever order Hydra found them in. The search path itself is left as it is."""
 
     def manipulate_search_path(self, search_path: Any) -> None:
         if LocalQueueConf is not None:
             store = ConfigStore.instance()
-            store.store(group="hydra/launcher", name="submitit_local", node=LocalConf, provider="mnist_exp")
+            for name in ("local_cluster", OLD_LOCAL_NAME):
+                store.store(group="hydra/launcher", name=name, node=LocalConf, provider="mnist_exp")

@@ -1,6 +1,6 @@
 """The Hydra-facing shell of mnist-exp's submitit launchers. Hydra accepts launchers only from the
 `hydra_plugins` package and imports every module there whenever it starts, so this one stays light:
-submitit and the launch itself are imported when a sweep begins, from `mnist_exp.pipelines.cluster`
+submitit and the launch itself are imported when a sweep begins, from `mnist_exp.pipelines.sweep.cluster`
 (which needs the `slurm` extra; without it the command line is refused first, in setup/preflight)."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class SlurmLauncher(Launcher):
         self.sweep: Any = None
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
-        from mnist_exp.pipelines.cluster import ClusterSweep  # submitit: only for a sweep
+        from mnist_exp.pipelines.sweep.cluster import ClusterSweep  # submitit: only for a sweep
 
         self.sweep = ClusterSweep(self.executor, self.params)
         self.sweep.setup(hydra_context=hydra_context, task_function=task_function, config=config)

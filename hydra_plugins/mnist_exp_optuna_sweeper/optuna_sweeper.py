@@ -1,7 +1,7 @@
 """The Hydra-facing shell of mnist-exp's Optuna sweeper. Hydra accepts sweepers only from the
 `hydra_plugins` package and imports every module there whenever it starts, so this one stays
 light: the search itself (and Optuna) is imported when a sweep begins, from
-`mnist_exp.pipelines.optuna_sweeper`."""
+`mnist_exp.pipelines.sweep.optuna_sweeper`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class OptunaSweeper(Sweeper):
         self.search: Any = None
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
-        from mnist_exp.pipelines.optuna_sweeper import OptunaSearch  # Optuna: only for a search
+        from mnist_exp.pipelines.sweep.optuna_sweeper import OptunaSearch  # Optuna: only for a search
 
         self.search = OptunaSearch(**self.settings)
         self.search.setup(hydra_context=hydra_context, task_function=task_function, config=config)

@@ -36,7 +36,7 @@ def check(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")
 @guarded
 def hydra_main(cfg: DictConfig) -> None:
-    from mnist_exp.pipelines.evaluate import evaluate
+    from mnist_exp.pipelines.run.evaluate import evaluate
 
     evaluate(cfg)
 

@@ -38,7 +38,7 @@ def check(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="predict")
 @guarded
 def hydra_main(cfg: DictConfig) -> None:
-    from mnist_exp.pipelines.predict import predict, show, write_csv
+    from mnist_exp.pipelines.run.predict import predict, show, write_csv
 
     results, failures = predict(cfg)
     show(results, failures)

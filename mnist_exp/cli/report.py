@@ -78,8 +78,8 @@ def main(argv: list[str] | None = None) -> None:
             "e.g. --out compare."
         )
     # matplotlib and the report: once the command line is known good
-    from mnist_exp.pipelines.compare import compare
-    from mnist_exp.pipelines.report import report
+    from mnist_exp.pipelines.report.compare import compare
+    from mnist_exp.pipelines.report.sweep_report import report
 
     metric = args.metric or sweep_metric(args.folders[0])
     if args.out is None:

@@ -1,4 +1,4 @@
-"""`mnist-exp-train`: a thin `@hydra.main` over `mnist_exp.pipelines.train.train`.
+"""`mnist-exp-train`: a thin `@hydra.main` over `mnist_exp.pipelines.run.train.train`.
 
 The training stack (torch, Lightning) is imported inside the task function, once the command line
 has been checked: `--help`, `--cfg`, shell completion and refusals never load it.
@@ -17,13 +17,13 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_exp.cli.common import guarded, run_hydra
 from mnist_exp.core.ckpt_file import checkpoint_file
 from mnist_exp.core.errors import UserError
-from mnist_exp.pipelines.verification import verify
+from mnist_exp.pipelines.report.rerun_verdict import verify
 from mnist_exp.setup.checks import check_accelerator, data_needs_download
 from mnist_exp.setup.config import CONF_DIR
 from mnist_exp.setup.guards import resume_argv, sweep_rerun_argv, used_folder_error
+from mnist_exp.setup.rerun_command import verify_argv
 from mnist_exp.setup.runtime import in_multirun
 from mnist_exp.setup.validate import model_config, validate
-from mnist_exp.setup.verify import verify_argv
 
 PROG = "mnist-exp-train"
 USAGE = """\
@@ -47,7 +47,6 @@ def check(cfg: DictConfig) -> None:
         error = used_folder_error(Path(cfg.paths.output_dir))  # a DDP rank re-enters its own folder
         if error:
             raise error
-    check_accelerator(cfg.trainer)
     if cfg.get("ckpt_path"):
         checkpoint_file(cfg.ckpt_path)  # a wrong path refused before torch is imported
     if data_needs_download(cfg.data):
@@ -58,7 +57,10 @@ def check(cfg: DictConfig) -> None:
 
 
 def check_job(cfg: DictConfig) -> None:
-    """What each job of a sweep must pass besides the value rules: a model of the user's fits."""
+    """What each job of a sweep must pass besides the value rules: its device is there
+    (`-m trainer.accelerator=cpu,gpu` on a machine without a GPU is refused before any job runs),
+    and a model of the user's fits."""
+    check_accelerator(cfg.trainer)
     target = OmegaConf.select(cfg, "model._target_")
     if isinstance(target, str) and not target.startswith("mnist_exp."):
         _check_own_model(cfg)
@@ -93,8 +95,8 @@ def _check_own_model(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 @guarded
 def hydra_main(cfg: DictConfig) -> float | None:
-    from mnist_exp.pipelines.sweep import run_sweep_job
-    from mnist_exp.pipelines.train import train
+    from mnist_exp.pipelines.run.train import train
+    from mnist_exp.pipelines.sweep.jobs import run_sweep_job
 
     if in_multirun():
         return run_sweep_job(cfg, train)

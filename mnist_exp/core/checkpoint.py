@@ -3,7 +3,7 @@
 A checkpoint is data, never code: every load goes through torch's weights-only unpickler, which
 rebuilds tensors, numbers, strings and containers and refuses anything else. mnist-exp's own
 checkpoints hold nothing else (legacy ones included), so no extra type is allowed; Lightning's
-resume and test loads are asked for the same (`WEIGHTS_ONLY`, pipelines/train.py). The
+resume and test loads are asked for the same (`WEIGHTS_ONLY`, pipelines/run/train.py). The
 rest is data too, read through one schema (core/ckpt_schema); the class it names must be one of
 mnist-exp's models or in a module the user vouched for (`trust=`, core/netconfig.trust_error).
 """

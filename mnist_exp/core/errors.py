@@ -27,7 +27,7 @@ class Requeued(Interrupted):
     checkpoint; the launcher (submitit) requeues the job, which then continues from that checkpoint.
 
     `handover` is submitit's own handler for the signal, called once the run has stopped: it
-    re-submits the job and exits the process (see pipelines/sweep.run_sweep_job). `record` is the
+    re-submits the job and exits the process (see pipelines/sweep/jobs.run_sweep_job). `record` is the
     run's status writer, so that a requeue submitit refuses is recorded where `requeued` was: in
     status.json and in every tracker alike."""
 

@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from mnist_exp.core.errors import UserError
+from mnist_exp.core.targets import OWN_MODELS
 
 # `_target_`s that checkpoints of mnist-exp 0.1 (flat package) recorded, and where they live now
 LEGACY_TARGETS = {
@@ -66,7 +67,6 @@ def target_error(target: Any) -> str | None:
 
 
 # mnist-exp's own models: the only classes a checkpoint may name without the user vouching for them
-OWN_MODELS = ("mnist_exp.core.models.LeNet5", "mnist_exp.core.models.MLP")
 TRUST_FIX = "trust=[{module}]"  # how a user vouches for the modules of a file's model class
 
 

@@ -13,8 +13,35 @@ import shlex
 from collections.abc import Collection, Sequence
 
 SWEPT_ENV = "MNIST_EXP_SWEPT"  # the keys this sweep varies, for naming its job folders
-# overrides that say where things are, not what is trained: never part of a job's name
-NOT_IN_NAME = ("data.root", "paths.", "hydra.", "trainer.limit_", "trainer.enable_", "callbacks.", "debug")
+PARENT_ENV = "MNIST_EXP_MLFLOW_PARENT"  # the sweep's MLflow parent run, for its jobs' runs
+# what a sweep passes to its jobs through the environment: set when it starts, put back when it ends
+SWEEP_ENV = (SWEPT_ENV, PARENT_ENV)
+# Keys that never change what an experiment trains: where it reads and writes, how fast and on what
+# it runs, what it shows while running. The one list: a job's name and its HParams leave them out, and
+# a resume (setup/guards, which adds trainer.max_epochs) or a verify= re-run may change them.
+NOT_THE_EXPERIMENT = (
+    "data.root",
+    "paths.data_dir",
+    "paths.log_dir",
+    "torch_threads",
+    "trainer.accelerator",
+    "trainer.enable_progress_bar",
+    "callbacks.progress_bar.",
+    "hydra.",
+    "hydra/launcher",
+)
+# a job's name also leaves out what shortens or watches a run (debug limits, callbacks): a sweep's
+# jobs are named by their hyperparameters
+NOT_IN_NAME = (*NOT_THE_EXPERIMENT, "trainer.limit_", "trainer.enable_", "callbacks.", "debug")
+
+
+def is_location(key: str) -> bool:
+    """Where a run reads or writes (paths, folders, checkpoints), as opposed to what it does: left
+    out of trackers' params and of what a comparison says differs (MLflow's tag run_dir has it)."""
+    leaf = key.rsplit(".", 1)[-1]
+    return key.startswith(("paths.", "hydra.")) or key in ("data.root", "ckpt_path", "resume") or leaf in (
+        "dirpath", "save_dir", "run_dir", "tracking_uri", "default_root_dir",
+    )  # fmt: skip
 
 
 def split_override(override: str) -> tuple[str, str] | None:

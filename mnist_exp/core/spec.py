@@ -3,6 +3,8 @@ before the training stack is loaded (start-up stays fast)."""
 
 from __future__ import annotations
 
+from mnist_exp.core.targets import LENET, MLP, names
+
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "identity")  # model.activation of the MLP
 LOADERS = ("tensor", "torchvision")  # data.loader
 # trainer.precision: Lightning's values, less transformer-engine (a GPU-only package); ints as text
@@ -63,12 +65,12 @@ LENET_MAPS = lenet_maps(LENET_SIDE)  # 5: 32 -> conv 28 -> pool 14 -> conv 10 ->
 def input_error(target: str, pad: int, in_features: int | None) -> str | None:
     """Why the model of `target` cannot take images padded by `pad`, or None when it can."""
     side = image_side(pad)
-    if target.endswith(".LeNet5") and lenet_maps(side) != LENET_MAPS:
+    if names(target, LENET) and lenet_maps(side) != LENET_MAPS:
         return (
             f"data.pad={pad} gives {side}x{side} images, but LeNet-5 needs {LENET_SIDE}x{LENET_SIDE} "
             f"(its fc1 reads 16 maps of {LENET_MAPS}x{LENET_MAPS}). Fix: data.pad={SEED_PAD}."
         )
-    if target.endswith(".MLP") and in_features is not None and side * side != in_features:
+    if names(target, MLP) and in_features is not None and side * side != in_features:
         return (
             f"data.pad={pad} gives {side}x{side} = {side * side} inputs per image, but "
             f"model.in_features is {in_features}. Fix: data.pad={SEED_PAD} "

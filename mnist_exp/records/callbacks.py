@@ -288,16 +288,29 @@ class EpochCheckpoint(ModelCheckpoint):
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Write a checkpoint to a temporary file, then rename it over the old one.
+    """Write a checkpoint to a temporary file, flush it to the disk, then rename it over the old one.
 
-    A kill in the middle of a write leaves the previous `last.ckpt` intact and loadable.
+    A kill in the middle of a write leaves the previous `last.ckpt` intact and loadable; the fsync
+    before the rename (and of the folder after it) keeps a power loss or a node crash from leaving
+    a renamed but empty file, which journaling file systems allow without it.
     """
 
     def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
         path = Path(path)
         tmp = path.with_name(f".{path.name}.tmp")
         super().save_checkpoint(checkpoint, tmp, storage_options)
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(path.parent)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's or a folder's contents to the disk (a folder: the names it holds)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class StepProgressBar(TQDMProgressBar):

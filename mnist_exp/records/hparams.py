@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams
 
-from mnist_exp.core.overrides import NOT_IN_NAME, split_override
+from mnist_exp.core.overrides import NOT_IN_NAME, is_location, split_override
 
 HPARAM_METRICS = ("val/acc_best", "val/acc", "test/acc", "train/loss", "val/loss")
 # a run folder's pictures that trackers (MLflow, W&B) get copies of, besides the feature-map grids
@@ -76,15 +76,6 @@ def log_hparams(loggers: Sequence[Any], cfg: Any, overrides: Sequence[str] | Non
             for summary in hparams(hp, dict.fromkeys(HPARAM_METRICS, 0.0)):
                 writer.add_summary(summary)
             writer.flush()
-
-
-def is_location(key: str) -> bool:
-    """Where a run reads or writes (paths, folders, checkpoints), as opposed to what it does: left
-    out of trackers' params and of what a comparison says differs (MLflow's tag run_dir has it)."""
-    leaf = key.rsplit(".", 1)[-1]
-    return key.startswith(("paths.", "hydra.")) or key in ("data.root", "ckpt_path", "resume") or leaf in (
-        "dirpath", "save_dir", "run_dir", "tracking_uri", "default_root_dir",
-    )  # fmt: skip
 
 
 def flat_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

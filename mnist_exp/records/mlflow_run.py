@@ -5,7 +5,7 @@ stay there, and MLflow gets copies only when asked (`logger.mlflow.log_model=tru
 
 A run is named like its TensorBoard run (the job's or the run folder's name) and tagged with its
 folder and its status (the word status.json says). A sweep's jobs are nested under one parent run
-(`pipelines/tracking.py` opens it); a resumed run continues its own MLflow run (the id is kept in
+(`pipelines/sweep/tracking.py` opens it); a resumed run continues its own MLflow run (the id is kept in
 the run folder).
 """
 
@@ -25,11 +25,12 @@ from mlflow.tracking import MlflowClient
 from pytorch_lightning.loggers import MLFlowLogger
 from pytorch_lightning.utilities import rank_zero_only
 
+from mnist_exp.core.overrides import PARENT_ENV
+from mnist_exp.core.rank_zero import is_rank_zero
 from mnist_exp.core.stores import absolute_uri, sqlite_path
 from mnist_exp.records import provenance
 from mnist_exp.records.hparams import PICTURES, flat_params
 
-PARENT_ENV = "MNIST_EXP_MLFLOW_PARENT"  # set by the sweep for its jobs: the parent run's id
 RUN_ID_FILE = ".mlflow_run_id"  # in the run folder: a resumed run logs into the same MLflow run
 log = logging.getLogger("mnist_exp.train")
 
@@ -56,7 +57,7 @@ class MLflowRun(MLFlowLogger):
         tags = {"mnist_exp.run_dir": str(self.run_dir.resolve()), "mnist_exp.status": "running"}
         if os.environ.get(PARENT_ENV):
             tags["mlflow.parentRunId"] = os.environ[PARENT_ENV]
-        if not resume_from and rank_zero_only.rank == 0:  # rank 0 keeps the id (see `experiment`)
+        if not resume_from and is_rank_zero():  # rank 0 keeps the id (see `experiment`)
             (self.run_dir / RUN_ID_FILE).unlink(missing_ok=True)
         with _store_lock(uri):  # MLflow's client creates an SQLite store's tables when it opens it
             run_id = _kept_run(uri, self.run_dir / RUN_ID_FILE) if resume_from else None
@@ -82,7 +83,7 @@ class MLflowRun(MLFlowLogger):
         with _store_lock(self.uri):
             client = super().experiment
         self._opened = True
-        if rank_zero_only.rank == 0:
+        if is_rank_zero():
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / RUN_ID_FILE).write_text(self.run_id)
         return client

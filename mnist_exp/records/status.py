@@ -68,9 +68,7 @@ def _typed(data: dict[str, Any]) -> dict[str, Any]:
         k: v for k, v in data.items() if k not in kinds or (isinstance(v, kinds[k]) and type(v) is not bool)
     }
     if "metrics" in out:
-        out["metrics"] = {
-            str(k): float(v) for k, v in out["metrics"].items() if type(v) in (int, float)
-        }
+        out["metrics"] = {str(k): float(v) for k, v in out["metrics"].items() if type(v) in (int, float)}
     if "overrides" in out and not all(isinstance(o, str) for o in out["overrides"]):
         del out["overrides"]
     return out

@@ -1,8 +1,7 @@
-"""Plain-text result tables (Markdown) and the mean ± std that reports print."""
+"""Plain-text result tables (Markdown): percentages and cells escaped as data."""
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,10 +11,6 @@ def percent(value: float | None, std: float | None = None) -> str:
     if value is None:
         return ""
     return f"{100 * value:.2f}" + ("" if std is None else f" ± {100 * std:.2f}")
-
-
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 # what would make a cell more than text: HTML, a link or image, code, a new column or row

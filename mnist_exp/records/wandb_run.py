@@ -18,6 +18,7 @@ from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
 from mnist_exp.core.overrides import SWEPT_ENV
+from mnist_exp.core.rank_zero import is_rank_zero
 from mnist_exp.records import provenance
 from mnist_exp.records.hparams import PICTURES, flat_params
 
@@ -49,7 +50,7 @@ class WandbRun(WandbLogger):
         run_id = kept.read_text().strip() if resume_from and kept.is_file() else ""
         if not run_id:
             run_id = secrets.token_hex(4)  # W&B's ids: lowercase letters and digits
-            if rank_zero_only.rank == 0:
+            if is_rank_zero():
                 kept.parent.mkdir(parents=True, exist_ok=True)
                 kept.write_text(run_id)
         in_sweep = os.environ.get(SWEPT_ENV) is not None  # set by the sweep for its jobs

@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 from mnist_exp.core import idx
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.stores import sqlite_path
+from mnist_exp.core.targets import MLFLOW_RUN, WANDB_RUN, names
 
 
 def data_needs_download(data: DictConfig) -> bool:
@@ -63,16 +64,16 @@ def check_accelerator(trainer: DictConfig) -> None:
         )
 
 
-# loggers whose package is an optional extra: the class name's end -> (module, extra)
-LOGGER_PACKAGES = {".MLflowRun": ("mlflow", "mlflow"), ".WandbRun": ("wandb", "wandb")}
+# loggers whose package is an optional extra: the class -> (module, extra)
+LOGGER_PACKAGES = {MLFLOW_RUN: ("mlflow", "mlflow"), WANDB_RUN: ("wandb", "wandb")}
 OTHER_STORES = ("http", "https", "postgresql", "mysql", "mssql", "databricks", "databricks-uc")
 
 
 def missing_package(logger: DictConfig) -> tuple[str, str] | None:
     """(module, extra) when this logger's package is not installed, else None."""
     target = str(logger.get("_target_", ""))
-    for end, (module, extra) in LOGGER_PACKAGES.items():
-        if target.endswith(end) and importlib.util.find_spec(module) is None:
+    for cls, (module, extra) in LOGGER_PACKAGES.items():
+        if names(target, cls) and importlib.util.find_spec(module) is None:
             return module, extra
     return None
 
@@ -92,7 +93,7 @@ def check_loggers(cfg: DictConfig) -> None:
             )
         if not missing and "tracking_uri" in conf:
             check_tracking_uri(str(conf.tracking_uri), f"logger.{name}.tracking_uri")
-        if str(conf._target_).endswith(".WandbRun") and conf.get("log_model") and conf.get("offline", True):
+        if names(conf._target_, WANDB_RUN) and conf.get("log_model") and conf.get("offline", True):
             raise UserError(
                 f"logger.{name}.log_model={conf.log_model} uploads checkpoints to W&B, which an offline "
                 f"run (logger.{name}.offline=true, the default) cannot do. Fix: logger.{name}.offline=false "

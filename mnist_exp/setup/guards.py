@@ -9,7 +9,14 @@ from pathlib import Path
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from mnist_exp.core.errors import UserError
-from mnist_exp.core.overrides import hydra_quote, override_pairs, shell_override, unquote, without_keys
+from mnist_exp.core.overrides import (
+    NOT_THE_EXPERIMENT,
+    hydra_quote,
+    override_pairs,
+    shell_override,
+    unquote,
+    without_keys,
+)
 from mnist_exp.records.lock import holder, in_use_error
 from mnist_exp.records.recorded import read_mapping, read_overrides, select, sweep_overrides
 from mnist_exp.records.status import last_checkpoint, read_status
@@ -17,15 +24,8 @@ from mnist_exp.setup.recorded_code import refuse_recorded_code
 from mnist_exp.setup.sources import split_argv, with_recorded_sources
 
 RESULT_FILES = ("checkpoints", "metrics.csv", "status.json")
-# what a resumed run may change: where things are, how long it trains, how it shows progress
-RESUME_MAY_CHANGE = (
-    "trainer.max_epochs",
-    "data.root",
-    "paths.data_dir",
-    "torch_threads",
-    "callbacks.progress_bar.",
-    "trainer.enable_progress_bar",
-)
+# what a resumed run may change: what never changes the experiment, and how long it trains
+RESUME_MAY_CHANGE = ("trainer.max_epochs", *NOT_THE_EXPERIMENT)
 
 
 def used_folder_error(folder: Path, names: tuple[str, ...] = RESULT_FILES) -> UserError | None:

@@ -50,8 +50,8 @@ def help_text(prog: str, config_name: str, usage: str) -> str:
         lines.append(f"  {group + ':':<16}{', '.join(shown)}")
         if pieces:
             lines.append(f"  {'':<16}(default is {', '.join(pieces)}; drop one with {group}.<name>=null)")
-    # Hydra's, its joblib plugin's, ours (submitit_local: stored by hydra_plugins/mnist_exp_launchers)
-    launchers = ["basic*", "joblib", *group_options("hydra/launcher"), "submitit_local"]
+    # Hydra's, its joblib plugin's, ours (local_cluster: stored by hydra_plugins/mnist_exp_launchers)
+    launchers = ["basic*", "joblib", *group_options("hydra/launcher"), "local_cluster"]
     lines.append(f"  {'hydra/launcher:':<16}{', '.join(launchers)}   (with -m: where a sweep's jobs run)")
     lines += ["", f"Options (key=value; `{prog} --cfg job` prints them with your overrides):", ""]
     lines.append(OmegaConf.to_yaml(compose(config_name)).rstrip())

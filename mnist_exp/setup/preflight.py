@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.core.errors import UserError
+from mnist_exp.core.targets import OPTUNA_SWEEPER, names
 from mnist_exp.setup.checks import check_loggers
 from mnist_exp.setup.config import compose
 from mnist_exp.setup.help import group_options, parts
@@ -165,6 +167,12 @@ def preflight(
     if any(a.split("=")[0] in _HYDRA_FLAGS for a in argv):
         return
     line = split_argv(argv)
+    if "hydra/launcher=submitit_local" in line.overrides:
+        print(
+            "Note: hydra/launcher=submitit_local is now hydra/launcher=local_cluster (the same launcher; "
+            "the old name keeps working).",
+            file=sys.stderr,
+        )
     config_name, where = line.config_name or config_name, line.config_dir
     choices = _expand(line.overrides)
     first = [c[0] for c in choices if c]
@@ -175,7 +183,7 @@ def preflight(
         first = [c[0] for c in choices if c]
         cfg = _compose(config_name, first, prog, where)
     sweeper = str(OmegaConf.select(cfg, "hydra.sweeper._target_"))
-    if sweeper.endswith("OptunaSweeper") and importlib.util.find_spec("optuna") is None:
+    if names(sweeper, OPTUNA_SWEEPER) and importlib.util.find_spec("optuna") is None:
         raise UserError(
             "hparams_search=optuna needs Optuna, which is not installed. Fix: pip install 'mnist-exp[optuna]'"
         )

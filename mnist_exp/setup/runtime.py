@@ -10,6 +10,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from mnist_exp.core.targets import OPTUNA_SWEEPER, names
 from mnist_exp.records.provenance import usable_cpus
 
 
@@ -29,9 +30,15 @@ def swept_keys(config: DictConfig) -> list[str]:
     keys = [o.get_key_element().lstrip("+~") for o in parsed if o.is_sweep_override()]
     params = OmegaConf.select(config, "hydra.sweeper.params") or {}
     keys += [str(k) for k in params if str(k) not in keys]
-    if str(OmegaConf.select(config, "hydra.sweeper._target_")).endswith("OptunaSweeper"):
+    if names(OmegaConf.select(config, "hydra.sweeper._target_"), OPTUNA_SWEEPER):
         keys.insert(0, "optuna_trial")  # trial numbers first: sampled values can repeat
     return keys
+
+
+def in_cluster_job() -> bool:
+    """Whether this process is a job a submitit launcher started (a SLURM task or a local process):
+    there the launcher owns the time-limit signal and the job's end. Decided here once."""
+    return bool(os.environ.get("SUBMITIT_EXECUTOR"))
 
 
 def torch_threads(cfg: DictConfig) -> int | None:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from mnist_exp.core.errors import UserError
-from mnist_exp.core.overrides import override_pairs
-from mnist_exp.pipelines.report import (
+from mnist_exp.core.overrides import is_location, override_pairs
+from mnist_exp.pipelines.report.sweep_report import (
     REPORT_FILES,
     print_configurations,
     print_environment,
@@ -21,7 +21,6 @@ from mnist_exp.pipelines.report import (
     read_job,
     write_report,
 )
-from mnist_exp.records.hparams import is_location
 from mnist_exp.records.recorded import read_mapping, select
 from mnist_exp.records.status import job_folders
 from mnist_exp.records.tables import markdown_table, percent

@@ -17,13 +17,14 @@ from hydra.utils import instantiate
 from lightning_fabric.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import ProgressBar
-from pytorch_lightning.utilities import rank_zero_only
 
 from mnist_exp.core.checkpoint import WEIGHTS_ONLY, checkpoint_epoch
 from mnist_exp.core.errors import Interrupted
-from mnist_exp.pipelines.ranks import EndProcessGroup, end_process_group
-from mnist_exp.pipelines.stages import Status, in_ranks, recorded
-from mnist_exp.pipelines.stopping import CANCEL, SafeStop, StopAfterEpochs, stops_safely
+from mnist_exp.core.rank_zero import is_rank_zero
+from mnist_exp.core.targets import LR_MONITOR, names
+from mnist_exp.pipelines.run.ranks import EndProcessGroup, end_process_group
+from mnist_exp.pipelines.run.stages import Status, in_ranks, recorded
+from mnist_exp.pipelines.run.stopping import CANCEL, SafeStop, StopAfterEpochs, stops_safely
 from mnist_exp.records.callbacks import AtomicCheckpointIO, StepProgressBar
 from mnist_exp.records.hparams import log_hparams
 from mnist_exp.records.lock import run_lock
@@ -43,7 +44,7 @@ def build_callbacks(cfg: DictConfig, has_logger: bool) -> list[pl.Callback]:
     for name, conf in (cfg.get("callbacks") or {}).items():
         if not isinstance(conf, DictConfig) or "_target_" not in conf:
             continue
-        if not has_logger and conf._target_.endswith("LearningRateMonitor"):
+        if not has_logger and names(conf._target_, *LR_MONITOR):
             log.info("No logger configured: callback '%s' (learning-rate monitor) left out.", name)
             continue
         callbacks.append(instantiate(conf))
@@ -125,7 +126,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     validate(cfg)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    if rank_zero_only.rank != 0 or os.environ.get("LOCAL_RANK", "0") != "0":
+    if not is_rank_zero():
         return _train(cfg, output_dir, extra_callbacks)  # DDP ranks > 0: rank 0 holds the folder
     with run_lock(output_dir):
         return _train(cfg, output_dir, extra_callbacks)
@@ -152,7 +153,7 @@ def _stages(
     loggers = build_loggers(cfg)
     status = _status_writer(cfg, output_dir, started, loggers)
     trainer = build_trainer(cfg, loggers, list(extra or []), k, stop)
-    if rank_zero_only.rank == 0:
+    if is_rank_zero():
         warn_emulated_bf16(trainer)
         for lg in loggers:
             lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
@@ -229,7 +230,7 @@ def _status_writer(cfg: DictConfig, output_dir: Path, started: float, loggers: l
         info["requeues"] = requeues
 
     def status(state: str, pictures: bool = True, **more: Any) -> None:
-        if rank_zero_only.rank != 0:
+        if not is_rank_zero():
             return
         wall = float(previous.get("wall_s") or 0.0) + time.time() - started
         write_status(output_dir, state, wall_s=round(wall, 2), **info, **more)
@@ -277,7 +278,7 @@ def _floats(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def _summary(metrics: dict[str, float]) -> None:
-    if rank_zero_only.rank != 0:
+    if not is_rank_zero():
         return
     shown = {k: v for k, v in metrics.items() if "/" in k}
     for key in sorted(shown):

@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 from mnist_exp.core.checkpoint import load_with_record
 from mnist_exp.core.ckpt_schema import CheckpointRecord
 from mnist_exp.core.netconfig import trusted_modules
-from mnist_exp.pipelines.train import quiet_lightning
+from mnist_exp.pipelines.run.train import quiet_lightning
 from mnist_exp.setup.validate import validate
 
 log = logging.getLogger("mnist_exp.eval")

@@ -15,10 +15,11 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_exp.core.errors import Interrupted, Pruned, Requeued, UserError
-from mnist_exp.core.overrides import SWEPT_ENV, same_overrides, shell_override
-from mnist_exp.pipelines.report import collect, print_configurations, read_job, write_report
+from mnist_exp.core.overrides import SWEEP_ENV, SWEPT_ENV, same_overrides, shell_override
+from mnist_exp.core.targets import MLFLOW_RUN, names
+from mnist_exp.pipelines.report.sweep_report import collect, print_configurations, read_job, write_report
 from mnist_exp.records.status import FINAL, last_checkpoint, read_status, write_status
-from mnist_exp.setup.runtime import hydra_overrides, swept_keys
+from mnist_exp.setup.runtime import hydra_overrides, in_cluster_job, swept_keys
 
 log = logging.getLogger("mnist_exp.sweep")
 
@@ -43,7 +44,7 @@ def job_result(status: dict[str, Any]) -> float | None:
 
 
 def lost_job(folder: Path, why: str) -> None:
-    """Told by a launcher (pipelines/cluster.py): this job ended without a record of its own."""
+    """Told by a launcher (pipelines/sweep/cluster.py): this job ended without a record of its own."""
     LOST.setdefault(folder.parent.resolve(), {})[folder.name] = why
 
 
@@ -53,15 +54,27 @@ class SweepCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         keys = swept_keys(config)
+        self.before = {name: os.environ.get(name) for name in SWEEP_ENV}  # put back when it ends
         os.environ[SWEPT_ENV] = ",".join(keys)
         log.info("Sweep over %s -> %s", ", ".join(keys) or "(nothing varies)", config.hydra.sweep.dir)
         tracked = _mlflow_logger(config)
         if tracked is not None:  # mlflow is an optional extra: imported only for a sweep that logs to it
-            from mnist_exp.pipelines.tracking import open_parent
+            from mnist_exp.pipelines.sweep.tracking import open_parent
 
             open_parent(tracked, Path(str(config.hydra.sweep.dir)))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """The report, the summary lines and the exit code; the environment as it was before."""
+        try:
+            self._report(config)
+        finally:
+            for name, value in getattr(self, "before", {}).items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+    def _report(self, config: DictConfig) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
         jobs = collect(sweep_dir)
         lost = LOST.pop(sweep_dir.resolve(), {})
@@ -90,7 +103,7 @@ class SweepCallback(Callback):
         bad = [j for j in jobs if j["status"] not in FINAL]
         tracked = _mlflow_logger(config)
         if tracked is not None:
-            from mnist_exp.pipelines.tracking import close_parent
+            from mnist_exp.pipelines.sweep.tracking import close_parent
 
             close_parent(tracked, sweep_dir, "incomplete" if bad else "ok")
         if bad:
@@ -108,7 +121,7 @@ class SweepCallback(Callback):
 def _mlflow_logger(config: DictConfig) -> DictConfig | None:
     """The sweep's MLflow logger config, when its loggers include mnist-exp's MLflow one."""
     for conf in (OmegaConf.select(config, "logger") or {}).values():
-        if isinstance(conf, DictConfig) and str(conf.get("_target_", "")).endswith(".MLflowRun"):
+        if isinstance(conf, DictConfig) and names(conf.get("_target_"), MLFLOW_RUN):
             return conf
     return None
 
@@ -145,7 +158,7 @@ def _trial_callbacks(cfg: DictConfig, out: Path) -> list[Any]:
         return []
     from hydra.core.hydra_config import HydraConfig
 
-    from mnist_exp.pipelines.optuna_trial import TrialReporter
+    from mnist_exp.pipelines.sweep.optuna_trial import TrialReporter
 
     return [TrialReporter(HydraConfig.get().sweeper, out.parent, int(cfg.optuna_trial))]
 
@@ -186,7 +199,7 @@ def run_sweep_job(cfg: DictConfig, train_fn: Callable[..., dict[str, float]]) ->
         _requeue(err, out, overrides)
         return None
     except Interrupted as err:
-        if os.environ.get("SUBMITIT_EXECUTOR"):  # a cluster job: this job ends, the sweep waits on
+        if in_cluster_job():  # a cluster job: this job ends, the sweep waits on
             log.error("Job %s: %s", out.name, err)
             return None
         raise Interrupted(

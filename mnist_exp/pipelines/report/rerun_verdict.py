@@ -12,7 +12,7 @@ from typing import Any
 from mnist_exp.records import provenance
 from mnist_exp.records.history import read_history
 from mnist_exp.records.status import job_folders, read_status
-from mnist_exp.setup.verify import Verification
+from mnist_exp.setup.rerun_command import Verification
 
 RESULT = "verification.json"  # in the re-run's folder: what was compared, and the verdict
 

@@ -1,5 +1,5 @@
 """Sweeps on SLURM (or local processes) through submitit: `hydra/launcher=slurm` and
-`hydra/launcher=submitit_local`.
+`hydra/launcher=local_cluster`.
 
 Over Hydra's submitit launcher, three things change. Jobs that finished in an earlier run of the
 same sweep folder are not submitted again. Each job's SLURM id and log are printed once. And the
@@ -26,8 +26,8 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLaunche
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_exp.core.errors import UserError
-from mnist_exp.pipelines.queue import ENDED, cancel, never_starts, squeue_states
-from mnist_exp.pipelines.sweep import finished_earlier, job_result, lost_job
+from mnist_exp.pipelines.sweep.jobs import finished_earlier, job_result, lost_job
+from mnist_exp.pipelines.sweep.queue import ENDED, cancel, never_starts, squeue_states
 from mnist_exp.records.status import ENDINGS, read_status
 
 log = logging.getLogger("mnist_exp.sweep")

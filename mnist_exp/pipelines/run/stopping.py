@@ -12,7 +12,6 @@ own handlers (its SIGTERM notifier, its SLURM auto-requeue) are replaced for the
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import threading
@@ -26,6 +25,7 @@ import torch
 
 from mnist_exp.core.errors import Interrupted, Requeued
 from mnist_exp.records.callbacks import last_file
+from mnist_exp.setup.runtime import in_cluster_job
 
 log = logging.getLogger("mnist_exp.train")
 NONE, CANCEL, REQUEUE = 0, 1, 2  # what was asked, in increasing precedence across DDP ranks
@@ -35,7 +35,7 @@ def requeue_signal() -> signal.Signals | None:
     """The signal submitit's SLURM jobs get before their time limit, as submitit itself names it
     (`JobEnvironment.USR_SIG`: USR2 unless SUBMITIT_PREEMPT_SIGNAL says otherwise); None outside a
     submitit job."""
-    if not os.environ.get("SUBMITIT_EXECUTOR"):
+    if not in_cluster_job():
         return None
     import submitit  # the `slurm` extra, there in every submitit job
 

@@ -21,7 +21,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.trial import TrialState
 
 from mnist_exp.core.errors import UserError
-from mnist_exp.pipelines.optuna_trial import DB_FILE, storage
+from mnist_exp.pipelines.sweep.optuna_trial import DB_FILE, storage
 from mnist_exp.records.status import read_status
 
 log = logging.getLogger("mnist_exp.optuna")

@@ -12,7 +12,7 @@ from typing import Any
 from matplotlib.ticker import MaxNLocator
 
 from mnist_exp.core.spec import lower_is_better, metric_scale
-from mnist_exp.pipelines.summary import configuration, varying
+from mnist_exp.pipelines.report.summary import configuration, varying
 from mnist_exp.records.figures import plt
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_exp.core.errors import UserError
-from mnist_exp.core.overrides import hydra_quote, override_pairs, unquote, without_keys
+from mnist_exp.core.overrides import NOT_THE_EXPERIMENT, hydra_quote, override_pairs, unquote, without_keys
 from mnist_exp.records.history import read_history
 from mnist_exp.records.recorded import read_mapping, read_overrides, sweep_overrides
 from mnist_exp.records.status import read_status
@@ -24,16 +24,7 @@ from mnist_exp.setup.sources import (
 )
 
 # what a verification may change: where and how fast it runs, never what trains
-MAY_CHANGE = (
-    "torch_threads",
-    "data.root",
-    "paths.",
-    "trainer.accelerator",
-    "trainer.enable_progress_bar",
-    "callbacks.progress_bar.",
-    "hydra.",
-    "hydra/launcher",
-)
+MAY_CHANGE = NOT_THE_EXPERIMENT
 # the packages mnist-exp itself builds objects from: not listed as the user's code
 STACK = (
     "mnist_exp.",

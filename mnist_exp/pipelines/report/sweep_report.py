@@ -16,7 +16,8 @@ from rich.table import Table
 
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.spec import REPORT_METRICS, REPORTED, lower_is_better, metric_scale
-from mnist_exp.pipelines.summary import (
+from mnist_exp.pipelines.report.figures import curves, heatmap
+from mnist_exp.pipelines.report.summary import (
     experiments,
     fold,
     markdown,
@@ -26,7 +27,6 @@ from mnist_exp.pipelines.summary import (
     with_reported,
     write_summary,
 )
-from mnist_exp.pipelines.sweep_figures import curves, heatmap
 from mnist_exp.records import provenance
 from mnist_exp.records.history import read_history
 from mnist_exp.records.lock import holder

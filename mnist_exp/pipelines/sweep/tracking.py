@@ -12,8 +12,9 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
+from mnist_exp.core.overrides import PARENT_ENV
 from mnist_exp.core.stores import absolute_uri, sqlite_path
-from mnist_exp.records.mlflow_run import PARENT_ENV, mlflow_artifacts
+from mnist_exp.records.mlflow_run import mlflow_artifacts
 
 PARENT_FILE = ".mlflow_parent_run_id"
 
