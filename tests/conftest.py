@@ -23,6 +23,15 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("MNIST_EXP_DATA", REPO.parent / "shared" / "data")).resolve()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist the cores are shared out among the workers, one torch thread each on two
+    cores (runs started in-process or as subprocesses inherit OMP_NUM_THREADS), as a parallel sweep
+    shares them out among its jobs: two workers at two threads each ran no faster than one worker."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // workers))
+
+
 def write_idx(path: Path, array: np.ndarray, magic: int) -> None:
     """An IDX file as MNIST's: big-endian magic, dimensions, then uint8 data."""
     header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
@@ -131,7 +140,7 @@ def scalars(logdir: Path) -> dict[str, list[float]]:
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> dict[str, tuple]:
     """One short real run per model, trained once per session and shared by the test modules."""
-    from mnist_exp.pipelines.train import train
+    from mnist_exp.pipelines.run.train import train
 
     out = {}
     for model in ("mlp", "lenet"):

@@ -10,7 +10,7 @@ import torch
 from hydra.utils import instantiate
 
 from mnist_exp.core.errors import UserError
-from mnist_exp.pipelines.train import build_callbacks, build_loggers
+from mnist_exp.pipelines.run.train import build_callbacks, build_loggers
 from mnist_exp.setup.config import CONF_DIR
 from mnist_exp.setup.validate import validate
 from tests.conftest import compose_cfg

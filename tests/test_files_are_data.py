@@ -33,7 +33,7 @@ from mnist_exp.core.models import MLP
 from mnist_exp.core.module import MNISTClassifier
 from mnist_exp.setup.guards import resume_argv
 from mnist_exp.setup.recorded_code import code_error
-from mnist_exp.setup.verify import verify_argv
+from mnist_exp.setup.rerun_command import verify_argv
 
 REPO = Path(__file__).resolve().parent.parent
 WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -642,7 +642,7 @@ def test_a_picture_too_large_to_be_a_digit_is_refused_before_decoding(tmp_path: 
     """A decompression bomb: a small file that would decode to 36 megapixels."""
     from PIL import Image
 
-    from mnist_exp.pipelines.predict import MAX_PIXELS, load_image
+    from mnist_exp.pipelines.run.predict import MAX_PIXELS, load_image
 
     Image.new("L", (6000, 6000)).save(tmp_path / "bomb.png")
     assert (tmp_path / "bomb.png").stat().st_size < 200_000 and 6000 * 6000 > MAX_PIXELS

@@ -13,7 +13,7 @@ from PIL import Image
 from mnist_exp.core import idx
 from mnist_exp.core.checkpoint import load_checkpoint
 from mnist_exp.core.data import normalize
-from mnist_exp.pipelines.predict import predict
+from mnist_exp.pipelines.run.predict import predict
 from tests.conftest import compose_cfg, run_module
 
 N = 100

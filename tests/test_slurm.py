@@ -22,7 +22,8 @@ from mnist_exp.records.history import read_history
 from tests.conftest import REPO, run_module, scalars
 from tests.test_resume import start
 
-pytestmark = pytest.mark.slow
+# slow; and one after the other on one xdist worker (`--dist loadgroup`): they share the node's CPUs
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]
 MLP = ["model=mlp", "torch_threads=1", "callbacks.feature_maps=null"]
 # a user's own model (the MLP's math, in a class of theirs) from their config folder
 OWN = ["--config-dir", "myconf", "model=wide", "torch_threads=1", "callbacks.feature_maps=null"]
@@ -162,8 +163,7 @@ def _release_requeued_jobs(proc: subprocess.Popen) -> threading.Thread:
     the sweep runs, this lets each such job start sooner, as an admin would, and saves CI the wait.
     Not in the second of the requeue: slurmd kills a job whose new credential dates from the second
     its previous run's was revoked in ("Job credential revoked", exit 1), which failed this test 1
-    time in 5 when it released the job at once. And at every requeue: SLURM checks time limits
-    every 30 s, so a 2-minute window may give 30 s of training, and one more requeue."""
+    time in 5 when it released the job at once."""
 
     def release() -> None:
         held_since: dict[str, float] = {}
@@ -183,6 +183,23 @@ def _release_requeued_jobs(proc: subprocess.Popen) -> threading.Thread:
     thread = threading.Thread(target=release, daemon=True)
     thread.start()
     return thread
+
+
+def _time_limit_signal_after(job: Path, epochs_done: int, proc: subprocess.Popen) -> None:
+    """Once the job has recorded `epochs_done` epochs, send it the signal SLURM sends before a time
+    limit (USR2, `--signal=USR2@<signal_delay_s>` in its sbatch script), as SLURM would, and wait
+    until the job has recorded that it stopped to be requeued: each requeue is a state reached, not
+    a race with SLURM's 30-second limit checks."""
+    while not ((job / "metrics.csv").is_file() and len(epochs(job)) >= epochs_done):
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    (log,) = [
+        p for p in (job.parent / ".submitit").glob("*/*_log.out") if f"run folder {job}" in p.read_text()
+    ]
+    subprocess.run(["scancel", "--signal=USR2", log.parent.name], check=True)
+    while status(job)["status"] != "requeued":
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
 
 
 def wandb_history(run: Path) -> list[dict]:
@@ -212,24 +229,28 @@ def wandb_history(run: Path) -> list[dict]:
     return rows
 
 
-def test_a_run_twice_its_time_limit_is_requeued_and_ends_as_if_never_stopped(
+def test_a_run_twice_at_its_time_limit_is_requeued_and_ends_as_if_never_stopped(
     slurm: None, own_model: list[str], tmp_path: Path, mnist_root: Path
 ) -> None:
-    """Requeued at least twice, with all three trackers: each holds each epoch's val/acc once, with
-    the values of metrics.csv, which equal those of a run without a time limit."""
-    run = [*own_model, "trainer.max_epochs=150", "test_ckpt=last", f"data.root={mnist_root}"]
+    """Requeued twice, with all three trackers: each holds each epoch's val/acc once, with the values
+    of metrics.csv, which equal those of a run without a time limit."""
+    run = [*own_model, "trainer.max_epochs=10", "test_ckpt=last", f"data.root={mnist_root}"]
     reference = start(tmp_path, *run, f"hydra.run.dir={tmp_path / 'reference'}")  # no time limit
     sweep_dir = tmp_path / "sweep"
-    limit = ["hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60"]  # about 60 s a window
+    limit = ["hydra.launcher.timeout_min=30", "hydra.launcher.signal_delay_s=90"]
     trackers = "logger=[tensorboard,mlflow,wandb]"
     proc = start(tmp_path, "-m", *run, trackers, *SLURM, *limit, f"hydra.sweep.dir={sweep_dir}")
     _release_requeued_jobs(proc)
-    out, err = proc.communicate(timeout=1500)
+    _time_limit_signal_after(sweep_dir / "0", 2, proc)
+    _time_limit_signal_after(sweep_dir / "0", 5, proc)  # epochs of the second start
+    out, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, err[-3000:]
     assert reference.wait(timeout=600) == 0
+    (script,) = (sweep_dir / ".submitit").glob("*/*_submission.sh")
+    assert "#SBATCH --signal=USR2@90" in script.read_text() and "#SBATCH --time=30" in script.read_text()
     info = status(sweep_dir / "0")
-    assert info["status"] == "ok" and info["requeues"] >= 2
-    assert epochs(sweep_dir / "0") == list(range(150))  # each epoch once
+    assert info["status"] == "ok" and info["requeues"] == 2
+    assert epochs(sweep_dir / "0") == list(range(10))  # each epoch once
     val_acc = [row["val/acc"] for row in read_history(sweep_dir / "0" / "metrics.csv")]
     assert scalars(sweep_dir / "0")["val/acc"] == val_acc  # TensorBoard, over its event files
     uri = f"sqlite:///{tmp_path / 'outputs' / 'mlflow.db'}"
@@ -239,11 +260,9 @@ def test_a_run_twice_its_time_limit_is_requeued_and_ends_as_if_never_stopped(
     assert [m.value for m in sorted(logged, key=lambda m: m.step)] == val_acc
     assert mlflow_run.data.tags["mnist_exp.status"] == "ok"
     assert [row["val/acc"] for row in wandb_history(sweep_dir / "0") if "val/acc" in row] == val_acc
-    assert len(list((sweep_dir / "0").glob("wandb/offline-run-*"))) == info["requeues"] + 1  # one W&B run id
+    assert len(list((sweep_dir / "0").glob("wandb/offline-run-*"))) == 3  # one W&B run id, three starts
     starts = json.loads((sweep_dir / "0" / "provenance.json").read_text())["starts"]  # one per start
-    assert len(starts) == info["requeues"] + 1 and all(
-        s["slurm"]["job_id"] and s["slurm"]["node"] for s in starts
-    )
+    assert len(starts) == 3 and all(s["slurm"]["job_id"] and s["slurm"]["node"] for s in starts)
     log = "".join(p.read_text() for p in (sweep_dir / ".submitit").glob("*/*_log.out"))
     assert "Stopped for the time limit" in log and "Traceback" not in log + out + err
     assert info["metrics"]["test/acc"] == status(tmp_path / "reference")["metrics"]["test/acc"]
@@ -288,7 +307,7 @@ def test_scancel_ends_that_job_and_the_rerun_finishes_it(
 
 
 def test_a_local_submitit_sweep(tmp_path: Path, mnist_root: Path) -> None:
-    launcher = "hydra/launcher=submitit_local"
+    launcher = "hydra/launcher=local_cluster"
     sweep_dir = sweep(
         tmp_path, mnist_root, "optimizer.lr=0.05,0.1", *MLP, "debug=limit", "trainer.max_epochs=1", launcher
     )

@@ -1,7 +1,7 @@
 """A signal at any stage of a run (set-up, test) ends it at a safe point, with an honest status that
 names the stage, and a resume does only what is missing: a finished fit is not trained again, the
 test runs. Real processes, real signals; a callback module of the user's (in the test's folder) marks
-the moment and makes the stage last long enough to be hit."""
+the moment and holds the stage until the signal is sent."""
 
 from __future__ import annotations
 
@@ -22,23 +22,31 @@ import time
 import pytorch_lightning as pl
 
 
+def until_signalled(mark: pathlib.Path) -> None:
+    """Mark the moment, then hold the stage until the test has sent its signal (it writes `sent`
+    beside the mark): the signal lands in this stage by construction, not by a long enough sleep."""
+    mark.touch()
+    sent, deadline = mark.with_name("sent"), time.monotonic() + 120
+    while not sent.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 class SlowSetUp(pl.Callback):
-    """Built in the run's set-up: marks it, then takes a while."""
+    """Built in the run's set-up: held there until the signal is sent."""
 
     def __init__(self, mark: str) -> None:
-        pathlib.Path(mark).touch()
-        time.sleep(4)
+        until_signalled(pathlib.Path(mark))
 
 
 class SlowTest(pl.Callback):
-    """Marks the test's first batch; each batch then takes a while."""
+    """Holds the test's first batch until the signal is sent."""
 
     def __init__(self, mark: str) -> None:
         self.mark = pathlib.Path(mark)
 
     def on_test_batch_end(self, *args, **kwargs) -> None:
-        self.mark.touch()
-        time.sleep(0.5)
+        if not self.mark.exists():
+            until_signalled(self.mark)
 '''
 RUN = [
     "model=mlp",
@@ -64,6 +72,7 @@ def stopped(tmp_path: Path, mnist_root: Path, callback: str, sig: signal.Signals
     proc = start(tmp_path, *RUN, *slow, f"data.root={mnist_root}", f"hydra.run.dir={run}")
     wait_for(mark, proc)
     proc.send_signal(sig)
+    (tmp_path / "sent").touch()  # the stage may go on: the signal is on its way
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 130, err[-3000:]
     assert "Traceback" not in out + err

@@ -10,7 +10,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from mnist_exp.pipelines.train import train
+from mnist_exp.pipelines.run.train import train
 from mnist_exp.records.history import read_history
 from mnist_exp.setup.runtime import steps_per_call
 from tests.conftest import compose_cfg, run_module

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_exp.pipelines.evaluate import evaluate
+from mnist_exp.pipelines.run.evaluate import evaluate
 from mnist_exp.setup.config import CONF_DIR
 from tests.conftest import QUICK, REPO, compose_cfg, run_module, scalars
 

@@ -20,8 +20,8 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from mnist_exp.core.data import TensorBatches
-from mnist_exp.pipelines.report import collect
-from mnist_exp.pipelines.train import train
+from mnist_exp.pipelines.report.sweep_report import collect
+from mnist_exp.pipelines.run.train import train
 from mnist_exp.records.history import read_history
 from tests.conftest import compose_cfg, run_module
 from tests.test_resume import start, status, wait_for
@@ -229,7 +229,7 @@ def test_an_empty_data_root_is_left_as_it_was(tmp_path: Path) -> None:
 
 
 def test_transparent_and_animated_pictures(runs, tmp_path: Path) -> None:
-    from mnist_exp.pipelines.predict import load_image
+    from mnist_exp.pipelines.run.predict import load_image
 
     stroke = np.zeros((60, 60, 4), np.uint8)
     stroke[10:50, 27:33, 3] = 255  # a black "1" drawn on a transparent background: alpha only
