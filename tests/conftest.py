@@ -150,3 +150,23 @@ def runs(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> dict[str
         )
         out[model] = (cfg, train(cfg), folder)
     return out
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> Path:
+    """One finished `mnist-exp-train` run folder (MLP, debug=limit, one epoch), made once per test
+    session (per xdist worker) for the tests that only read a run folder or are refused by it; a
+    test that changes a run makes its own."""
+    cwd = tmp_path_factory.mktemp("finished")
+    run = cwd / "run"
+    quiet = [
+        "model=mlp",
+        "debug=limit",
+        "callbacks.progress_bar.refresh_rate=1000",
+        "callbacks.feature_maps=null",
+    ]
+    done = run_module(
+        "train", *quiet, "trainer.max_epochs=1", f"data.root={mnist_root}", f"hydra.run.dir={run}", cwd=cwd
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return run

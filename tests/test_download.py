@@ -18,6 +18,8 @@ from mnist_exp.core import idx
 from tests.conftest import run_module
 from tests.test_errors import assert_refused
 
+pytestmark = pytest.mark.version_free  # mnist-exp's own refusals: .ci/floors leaves them out
+
 QUICK = ["model=mlp", "debug=limit", "callbacks.feature_maps=null", "logger=none"]
 
 

@@ -68,10 +68,10 @@ def test_submitit_launcher_job_still_takes_the_five_arguments_mnist_exp_passes()
 
 
 def test_the_requeue_signal_is_the_one_submitit_installs_its_handler_for() -> None:
-    """stopping.requeue_signal names submitit's signal from its public JobEnvironment.USR_SIG; submitit
+    """setup/runtime.requeue_signal names submitit's signal from its public JobEnvironment.USR_SIG; submitit
     installs its handler on JobEnvironment._usr_sig(): the two agree, with and without an override."""
     code = (
-        "import submitit; from mnist_exp.pipelines.run.stopping import requeue_signal; "
+        "import submitit; from mnist_exp.setup.runtime import requeue_signal; "
         "print(requeue_signal() == submitit.JobEnvironment._usr_sig(), requeue_signal().name)"
     )
     for preempt in (None, "USR1"):

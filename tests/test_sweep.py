@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -192,6 +193,32 @@ def test_rerunning_a_finished_sweep_trains_nothing(grid, mnist_root: Path) -> No
     )
     assert other.returncode == 2
     assert "holds a sweep run with other settings" in other.stderr and "Traceback" not in other.stderr
+
+
+RECORDED = Path(__file__).parent / "data" / "sweep_recorded_before_the_split"
+
+
+@pytest.mark.slow
+def test_a_sweep_recorded_before_the_split_runs_on(tmp_path: Path, mnist_root: Path) -> None:
+    """A sweep folder written by mnist-exp before pipelines/ was split (its multirun.yaml names
+    mnist_exp.pipelines.sweep.SweepCallback), one job of two finished (its checkpoints and pictures
+    left out of the copy kept in tests/data; its data.root written as @MNIST_ROOT@): re-running its
+    command skips the finished job, trains the other, and reports both."""
+    sweep_dir = tmp_path / "sweep"
+    shutil.copytree(RECORDED, sweep_dir)
+    for path in sweep_dir.rglob("*"):
+        if path.is_file():
+            path.write_text(path.read_text().replace("@MNIST_ROOT@", str(mnist_root)))
+    assert "_target_: mnist_exp.pipelines.sweep.SweepCallback" in (sweep_dir / "multirun.yaml").read_text()
+    args = ["model=mlp", "debug=limit", "trainer.max_epochs=1", "callbacks.feature_maps=null"]
+    done = sweep(
+        tmp_path, *args, "optimizer.lr=0.01,0.1", f"data.root={mnist_root}", f"hydra.sweep.dir={sweep_dir}"
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Job lr=0.01: ok in an earlier run of this sweep; skipped" in done.stdout + done.stderr
+    assert statuses(sweep_dir) == {"lr=0.01": "ok", "lr=0.1": "ok"}
+    with (sweep_dir / "results.csv").open() as fh:
+        assert {r["name"] for r in csv.DictReader(fh)} == {"lr=0.01", "lr=0.1"}
 
 
 def test_report_refuses_a_folder_that_is_not_a_sweep(tmp_path: Path) -> None:

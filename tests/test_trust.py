@@ -34,7 +34,7 @@ QUIET = [
 ]
 
 
-def finished_run(tmp_path: Path, mnist_root: Path, *extra: str, base: list[str] = QUIET) -> Path:
+def own_run(tmp_path: Path, mnist_root: Path, *extra: str, base: list[str] = QUIET) -> Path:
     run = tmp_path / "run"
     done = run_module(
         "train",
@@ -49,8 +49,9 @@ def finished_run(tmp_path: Path, mnist_root: Path, *extra: str, base: list[str] 
     return run
 
 
-def test_resume_refuses_a_setting_that_would_change_what_trains(tmp_path: Path, mnist_root: Path) -> None:
-    run = finished_run(tmp_path, mnist_root)
+@pytest.mark.version_free
+def test_resume_refuses_a_setting_that_would_change_what_trains(tmp_path: Path, finished_run: Path) -> None:
+    run = finished_run
     before = (run / ".hydra" / "config.yaml").read_text()
     result = run_module("train", f"resume={run}", "optimizer.lr=0.5", "trainer.max_epochs=2", cwd=tmp_path)
     assert result.returncode == 2 and "optimizer.lr=0.5" in result.stderr and "Traceback" not in result.stderr
@@ -59,7 +60,7 @@ def test_resume_refuses_a_setting_that_would_change_what_trains(tmp_path: Path, 
 
 @pytest.mark.slow
 def test_resume_extends_max_epochs_and_records_it_once(tmp_path: Path, mnist_root: Path) -> None:
-    run = finished_run(tmp_path, mnist_root)
+    run = own_run(tmp_path, mnist_root)
     again = run_module("train", f"resume={run}", cwd=tmp_path)
     assert (
         again.returncode == 2 and "already finished" in again.stderr and "trainer.max_epochs" in again.stderr
@@ -73,16 +74,18 @@ def test_resume_extends_max_epochs_and_records_it_once(tmp_path: Path, mnist_roo
     assert json.loads((run / "status.json").read_text())["status"] == "ok"
 
 
-def test_a_quoted_run_folder_is_guarded_too(tmp_path: Path, mnist_root: Path) -> None:
-    run = finished_run(tmp_path, mnist_root)
+@pytest.mark.version_free
+def test_a_quoted_run_folder_is_guarded_too(tmp_path: Path, mnist_root: Path, finished_run: Path) -> None:
+    run = finished_run
     before = (run / "status.json").read_text()
     result = run_module("train", *QUIET, f'hydra.run.dir="{run}"', f"data.root={mnist_root}", cwd=tmp_path)
     assert result.returncode == 2 and "holds another run's results" in result.stderr
     assert (run / "status.json").read_text() == before and not list(run.glob("checkpoints/last-v*.ckpt"))
 
 
+@pytest.mark.version_free
 def test_a_folder_in_use_is_refused_with_its_process(tmp_path: Path, mnist_root: Path) -> None:
-    run = finished_run(tmp_path, mnist_root)
+    run = own_run(tmp_path, mnist_root)
     with (run / ".lock").open("a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         lock.seek(0)
@@ -191,6 +194,7 @@ def test_ddp_with_three_processes_counts_each_test_image_once(tmp_path: Path, mn
     assert ddp["val/acc"] == pytest.approx(ddp["test/acc"], abs=1e-7)  # val_size=0: the same 10,000 images
 
 
+@pytest.mark.version_free
 def test_a_killed_run_is_seen_as_gone(tmp_path: Path, mnist_root: Path) -> None:
     sweep = tmp_path / "sweep"
     run = sweep / "job"
@@ -203,8 +207,9 @@ def test_a_killed_run_is_seen_as_gone(tmp_path: Path, mnist_root: Path) -> None:
     assert job["status"] == "incomplete" and "gone" in job["error"]
 
 
+@pytest.mark.version_free
 def test_a_run_without_checkpoints_says_why_it_cannot_resume(tmp_path: Path, mnist_root: Path) -> None:
-    run = finished_run(tmp_path, mnist_root, "callbacks=none", base=["model=mlp", "debug=limit"])
+    run = own_run(tmp_path, mnist_root, "callbacks=none", base=["model=mlp", "debug=limit"])
     result = run_module("train", f"resume={run}", "trainer.max_epochs=2", cwd=tmp_path)
     assert result.returncode == 2 and "model_checkpoint" in result.stderr
 
@@ -220,6 +225,7 @@ def test_fast_dev_run_reports_no_results(tmp_path: Path, mnist_root: Path) -> No
     assert info["status"] == "ok" and info["fast_dev_run"] is True and "metrics" not in info
 
 
+@pytest.mark.version_free
 def test_an_empty_data_root_is_left_as_it_was(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -242,11 +248,12 @@ def test_transparent_and_animated_pictures(runs, tmp_path: Path) -> None:
         load_image(tmp_path / "anim.gif")
 
 
+@pytest.mark.version_free
 @pytest.mark.parametrize("command", ["eval", "predict"])
 def test_eval_and_predict_never_write_into_a_run_folder(
-    command: str, tmp_path: Path, mnist_root: Path
+    command: str, tmp_path: Path, mnist_root: Path, finished_run: Path
 ) -> None:
-    run = finished_run(tmp_path, mnist_root)
+    run = finished_run
     before = (run / ".hydra" / "config.yaml").read_text()
     ckpt = run / "checkpoints" / "last.ckpt"
     extra = [f"images={tmp_path}"] if command == "predict" else [f"data.root={mnist_root}"]

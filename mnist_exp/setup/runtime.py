@@ -4,6 +4,7 @@ CPU threads a job may use."""
 from __future__ import annotations
 
 import os
+import signal
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -39,6 +40,17 @@ def in_cluster_job() -> bool:
     """Whether this process is a job a submitit launcher started (a SLURM task or a local process):
     there the launcher owns the time-limit signal and the job's end. Decided here once."""
     return bool(os.environ.get("SUBMITIT_EXECUTOR"))
+
+
+def requeue_signal() -> signal.Signals | None:
+    """The signal submitit's SLURM jobs get before their time limit, as submitit itself names it
+    (`JobEnvironment.USR_SIG`: USR2 unless SUBMITIT_PREEMPT_SIGNAL says otherwise); None outside a
+    submitit job."""
+    if not in_cluster_job():
+        return None
+    import submitit  # the `slurm` extra, there in every submitit job
+
+    return getattr(signal, "SIG" + str(submitit.JobEnvironment.USR_SIG).upper(), None)
 
 
 def torch_threads(cfg: DictConfig) -> int | None:

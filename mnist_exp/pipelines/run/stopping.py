@@ -25,21 +25,10 @@ import torch
 
 from mnist_exp.core.errors import Interrupted, Requeued
 from mnist_exp.records.callbacks import last_file
-from mnist_exp.setup.runtime import in_cluster_job
+from mnist_exp.setup.runtime import requeue_signal
 
 log = logging.getLogger("mnist_exp.train")
 NONE, CANCEL, REQUEUE = 0, 1, 2  # what was asked, in increasing precedence across DDP ranks
-
-
-def requeue_signal() -> signal.Signals | None:
-    """The signal submitit's SLURM jobs get before their time limit, as submitit itself names it
-    (`JobEnvironment.USR_SIG`: USR2 unless SUBMITIT_PREEMPT_SIGNAL says otherwise); None outside a
-    submitit job."""
-    if not in_cluster_job():
-        return None
-    import submitit  # the `slurm` extra, there in every submitit job
-
-    return getattr(signal, "SIG" + str(submitit.JobEnvironment.USR_SIG).upper(), None)
 
 
 class SafeStop(pl.Callback):
