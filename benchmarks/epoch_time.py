@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from mnist_exp.core.data import MNISTDataModule  # noqa: E402
 from mnist_exp.pipelines.run.train import train  # noqa: E402
-from tests.conftest import compose_cfg  # noqa: E402
+from mnist_exp.setup.config import compose as compose_cfg  # noqa: E402
 
 
 def seed_model(name: str, channels_last: bool) -> nn.Module:

@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from mnist_exp.core.data import TensorBatches  # noqa: E402
 from mnist_exp.pipelines.run.train import train  # noqa: E402
-from tests.conftest import compose_cfg  # noqa: E402
+from mnist_exp.setup.config import compose as compose_cfg  # noqa: E402
 
 
 class Paired(pl.Callback):

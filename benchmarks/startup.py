@@ -1,16 +1,15 @@
 """Start-up time of the commands: whole processes, median of N, against a baseline commit.
 
-    python benchmarks/startup.py [--repeats 5] [--baseline bd7a58f]
+    python benchmarks/startup.py [--rounds 5] [--baseline bd7a58f]
 
 Each case runs as a user runs it (`python -m <entry module> ARGS`, from an empty folder, so no run
 folder is left behind), interleaved with the baseline commit's version of the same command (a git
-worktree on PYTHONPATH), so a slow moment of a shared machine hits both alike. Prints a Markdown
-table: median and all runs in seconds, and new/baseline.
+worktree on PYTHONPATH, benchmarks/harness.py), so a slow moment of a shared machine hits both
+alike. Prints a Markdown table: median and all runs in seconds, and now/baseline.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -19,60 +18,50 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-# label, module now, module at the baseline (the flat layout), arguments
+from harness import REPO, checkout, interleaved, median_ratio, parser, table
+
+# label, entry module, arguments; a baseline of the flat layout (before 0.1) has mnist_exp.<command>
 CASES = [
-    ("train optimizer.lr=-1 (refused)", "mnist_exp.cli.train", "mnist_exp.train", ["optimizer.lr=-1"]),
-    ("train --help", "mnist_exp.cli.train", "mnist_exp.train", ["--help"]),
-    ("train --cfg job", "mnist_exp.cli.train", "mnist_exp.train", ["--cfg", "job"]),
-    ("eval --help", "mnist_exp.cli.eval", "mnist_exp.eval", ["--help"]),
+    ("train optimizer.lr=-1 (refused)", "mnist_exp.cli.train", ["optimizer.lr=-1"]),
+    ("train --help", "mnist_exp.cli.train", ["--help"]),
+    ("train --cfg job", "mnist_exp.cli.train", ["--cfg", "job"]),
+    ("eval --help", "mnist_exp.cli.eval", ["--help"]),
 ]
 
 
-def once(module: str, args: list[str], pythonpath: Path, cwd: Path) -> float:
-    env = {**os.environ, "PYTHONPATH": str(pythonpath)}
+def once(module: str, args: list[str], code: Path, cwd: Path) -> float:
+    """Seconds of one whole process (its exit code is the command's own: a refusal is 2)."""
+    if not (code / "mnist_exp" / "cli").is_dir():
+        module = module.replace(".cli.", ".")
     start = time.perf_counter()
+    env = {**os.environ, "PYTHONPATH": str(code)}
     subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, check=False)
     return time.perf_counter() - start
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--baseline", default=None, help="a commit of the flat layout, e.g. bd7a58f")
-    args = parser.parse_args()
+    args = parser(__doc__, rounds=5).parse_args()
+    old = checkout(args.baseline) if args.baseline else None
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        cwd = Path(tmp) / "empty"
-        cwd.mkdir()
-        old = Path(tmp) / "baseline"
-        if args.baseline:
-            subprocess.run(
-                ["git", "-C", str(REPO), "worktree", "add", "-q", "--detach", str(old), args.baseline],
-                check=True,
-            )
-        try:
-            rows = []
-            for label, module, old_module, argv in CASES:
-                new_t, old_t = [], []
-                for _ in range(args.repeats):
-                    new_t.append(once(module, argv, REPO, cwd))
-                    if args.baseline:
-                        old_t.append(once(old_module, argv, old, cwd))
-                rows.append((label, new_t, old_t))
-        finally:
-            if args.baseline:
-                subprocess.run(
-                    ["git", "-C", str(REPO), "worktree", "remove", "--force", str(old)], check=False
-                )
-    print(
-        f"| command | now: median (s) | runs | baseline {args.baseline or '-'}: median (s) | now/baseline |"
-    )
-    print("|---|---|---|---|---|")
-    for label, new_t, old_t in rows:
-        new_m = statistics.median(new_t)
-        old_m = statistics.median(old_t) if old_t else float("nan")
-        runs = ", ".join(f"{t:.2f}" for t in new_t)
-        print(f"| `{label}` | {new_m:.2f} | {runs} | {old_m:.2f} | {new_m / old_m:.2f} |")
+        for label, module, argv in CASES:
+            sides = {"now": lambda m=module, a=argv: once(m, a, REPO, Path(tmp))}
+            if old is not None:
+                sides["baseline"] = lambda m=module, a=argv: once(m, a, old, Path(tmp))
+            took = interleaved(args.rounds, sides)
+            now = statistics.median(took["now"])
+            then = statistics.median(took["baseline"]) if old is not None else float("nan")
+            ratio = median_ratio(took["now"], took["baseline"]) if old is not None else float("nan")
+            runs = ", ".join(f"{t:.2f}" for t in took["now"])
+            rows.append((f"`{label}`", f"{now:.2f}", runs, f"{then:.2f}", f"{ratio:.2f}"))
+    header = [
+        "command",
+        "now: median (s)",
+        "runs",
+        f"baseline {args.baseline or '-'}: median (s)",
+        "now/baseline",
+    ]
+    print(table(header, rows))
 
 
 if __name__ == "__main__":

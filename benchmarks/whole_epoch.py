@@ -1,6 +1,6 @@
 """A whole default epoch, timed inside each process: mnist-exp against a plain loop.
 
-    python benchmarks/whole_epoch.py --root ../shared/data [--rounds 3] [--epochs 5]
+    python benchmarks/whole_epoch.py --root ../shared/data [--rounds 3] [--epochs 5] [--baseline <commit>]
 
 An epoch here is everything between two per-epoch lines: training on 55,000 images, validation on
 5,000, and for mnist-exp whatever it does at an epoch's end (metrics.csv, TensorBoard events,
@@ -18,18 +18,17 @@ within a round, and the table gives each round's ratio and their median.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import itertools
-import os
 import re
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from harness import REPO, checkout, interleaved, median_ratio, parser, python, table
+
 PLAIN = REPO / "benchmarks" / "plain_mnist.py"
 LOG_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]\[mnist_exp[.\w]*\]\[INFO\] - epoch \d+:")
 
@@ -41,22 +40,11 @@ def median_gap(stamps: list[float]) -> float:
     return statistics.median(gaps)
 
 
-def run(cmd: list[str], cwd: Path) -> str:
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(cmd[:4])} failed:\n{done.stderr[-3000:]}")
-    return done.stdout
-
-
-def mnist_exp_epoch(model: str, epochs: int, root: str, out: Path) -> float:
+def mnist_exp_epoch(model: str, epochs: int, root: str, out: Path, code: Path = REPO) -> float:
+    """The median gap between train.log's epoch lines of one default run (of `code`'s mnist-exp)."""
     run_dir = out / f"{model}_{time.strftime('%H-%M-%S')}_{time.perf_counter_ns()}"
-    run(
-        [
-            sys.executable, "-m", "mnist_exp.cli.train", f"model={model}", f"trainer.max_epochs={epochs}",
-            f"data.root={root}", f"hydra.run.dir={run_dir}",
-        ],
-        out,
-    )  # fmt: skip
+    args = [f"model={model}", f"trainer.max_epochs={epochs}", f"data.root={root}", f"hydra.run.dir={run_dir}"]
+    python("mnist_exp.cli.train", args, out, code)
     stamps = []
     for line in (run_dir / "train.log").read_text().splitlines():
         if found := LOG_LINE.match(line):
@@ -66,39 +54,43 @@ def mnist_exp_epoch(model: str, epochs: int, root: str, out: Path) -> float:
 
 
 def plain_epoch(model: str, epochs: int, root: str, out: Path) -> float:
-    stdout = run([sys.executable, str(PLAIN), "--root", root, "--model", model, "--epochs", str(epochs)], out)
+    stdout = python(str(PLAIN), ["--root", root, "--model", model, "--epochs", str(epochs)], out).stdout
     return median_gap([float(line.split()[-1]) for line in stdout.splitlines() if line.startswith("epoch ")])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", default=os.environ.get("MNIST_EXP_DATA", str(REPO.parent / "shared/data")))
-    parser.add_argument("--models", nargs="+", default=["lenet", "mlp"], choices=["lenet", "mlp"])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=Path("/tmp/mnist-exp-whole-epoch"))
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    root = str(Path(args.root).resolve())
-    rows = {m: [] for m in args.models}
-    for r in range(args.rounds):
-        for model in args.models:
-            sides = [("mnist-exp", mnist_exp_epoch), ("plain", plain_epoch)]
-            took = {name: 0.0 for name, _ in sides}
-            for name, measure in sides if r % 2 == 0 else sides[::-1]:
-                took[name] = measure(model, args.epochs, root, args.out)
-            rows[model].append((took["plain"], took["mnist-exp"]))
-            print(
-                f"round {r} {model}: plain {took['plain']:.3f} s, mnist-exp {took['mnist-exp']:.3f} s",
-                flush=True,
-            )
-    print("\n| model | round | plain loop, s per epoch | mnist-exp, s per epoch | ratio |")
-    print("|---|---|---|---|---|")
-    for model, pairs in rows.items():
-        for r, (plain, ours) in enumerate(pairs):
-            print(f"| {model} | {r + 1} | {plain:.3f} | {ours:.3f} | {ours / plain:.3f} |")
-        ratio = statistics.median(ours / plain for plain, ours in pairs)
-        print(f"| {model} | median | | | **{ratio:.3f}** |")
+    parse = parser(__doc__)
+    parse.add_argument("--models", nargs="+", default=["lenet", "mlp"], choices=["lenet", "mlp"])
+    parse.add_argument("--epochs", type=int, default=5)
+    args = parse.parse_args()
+    root, out = str(Path(args.root).resolve()), Path(tempfile.mkdtemp(prefix="mnist-exp-whole-epoch-"))
+    old = checkout(args.baseline) if args.baseline else None
+    rows = []
+    for model in args.models:
+        sides = {
+            "plain": lambda m=model: plain_epoch(m, args.epochs, root, out),
+            "mnist-exp": lambda m=model: mnist_exp_epoch(m, args.epochs, root, out),
+        }
+        if old is not None:
+            sides["baseline"] = lambda m=model: mnist_exp_epoch(m, args.epochs, root, out, old)
+        took = interleaved(args.rounds, sides)
+        for r, (plain, ours) in enumerate(zip(took["plain"], took["mnist-exp"], strict=True)):
+            then = f"{took['baseline'][r]:.3f}" if old is not None else ""
+            rows.append((model, r + 1, f"{plain:.3f}", f"{ours:.3f}", then, f"{ours / plain:.3f}"))
+        versus = f"{median_ratio(took['mnist-exp'], took['baseline']):.3f}" if old is not None else ""
+        rows.append(
+            (model, "median", "", "", versus, f"**{median_ratio(took['mnist-exp'], took['plain']):.3f}**")
+        )
+    baseline = f"mnist-exp at {args.baseline} (s)" + ("; median: now/then" if old is not None else "")
+    header = [
+        "model",
+        "round",
+        "plain loop, s per epoch",
+        "mnist-exp, s per epoch",
+        baseline,
+        "mnist-exp/plain",
+    ]
+    print(table(header, rows))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ has been checked: `--help`, `--cfg`, shell completion and refusals never load it
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_exp.cli.common import guarded, run_hydra
 from mnist_exp.core.ckpt_file import checkpoint_file
 from mnist_exp.core.errors import UserError
+from mnist_exp.core.rank_zero import other_rank_process
 from mnist_exp.pipelines.report.rerun_verdict import verify
 from mnist_exp.setup.checks import check_accelerator, data_needs_download
 from mnist_exp.setup.config import CONF_DIR
@@ -43,7 +43,7 @@ def check(cfg: DictConfig) -> None:
     """Everything that can be checked before a run folder exists: values, the folder Hydra will
     write into, the device, data files, checkpoint."""
     validate(cfg)
-    if cfg.paths.output_dir and not cfg.get("resume") and os.environ.get("LOCAL_RANK", "0") == "0":
+    if cfg.paths.output_dir and not cfg.get("resume") and not other_rank_process():
         error = used_folder_error(Path(cfg.paths.output_dir))  # a DDP rank re-enters its own folder
         if error:
             raise error

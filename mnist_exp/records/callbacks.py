@@ -14,6 +14,7 @@ from pytorch_lightning.trainer.states import TrainerFn
 
 from mnist_exp.core.data import Steps, first_batch
 from mnist_exp.core.errors import UserError
+from mnist_exp.core.rank_zero import is_rank_zero
 from mnist_exp.records.figures import (
     accuracy_figure,
     confusion_figure,
@@ -54,7 +55,7 @@ class EpochHistory(pl.Callback):
         self.rows = [r for r in read_history(self.path) if r["epoch"] < trainer.current_epoch]
 
     def on_epoch_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.is_global_zero:
+        if not is_rank_zero():
             return
         metrics = trainer.callback_metrics
         row = {"epoch": float(trainer.current_epoch)}
@@ -79,7 +80,7 @@ class EpochHistory(pl.Callback):
 
     def draw(self, trainer: pl.Trainer) -> None:
         """accuracy.png and its TensorBoard image, from every epoch so far."""
-        if not self.plot or not self.rows or not trainer.is_global_zero:
+        if not self.plot or not self.rows or not is_rank_zero():
             return
         figure = accuracy_figure(self.rows)
         publish(trainer, figure, self.dirpath / self.plot, "accuracy", int(self.rows[-1]["epoch"]))
@@ -140,7 +141,7 @@ class FeatureMapDump(pl.Callback):
             self._batch = (x[:n].detach().clone(), y[:n].detach().clone())
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._disabled or not self._due(trainer) or not trainer.is_global_zero:
+        if self._disabled or not self._due(trainer) or not is_rank_zero():
             return
         if self.source == "test":
             x, y = next(iter(trainer.datamodule.test_dataloader()))
@@ -224,7 +225,7 @@ class TestReport(pl.Callback):
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.world_size > 1:  # DDP: every rank saw its own shard; count them all
             self.confusion = trainer.strategy.reduce(self.confusion, reduce_op="sum").long().cpu()
-        if not trainer.is_global_zero:
+        if not is_rank_zero():
             return
         self.dirpath.mkdir(parents=True, exist_ok=True)
         step = trainer.global_step

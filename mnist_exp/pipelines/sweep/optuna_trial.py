@@ -11,6 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from mnist_exp.core.errors import Pruned
+from mnist_exp.core.rank_zero import is_rank_zero
 
 DB_FILE = "optuna.db"
 
@@ -45,7 +46,7 @@ class TrialReporter(pl.Callback):
         if self.monitor not in trainer.callback_metrics:
             return
         epoch, prune = trainer.current_epoch, False
-        if trainer.is_global_zero:
+        if is_rank_zero():
             value = float(trainer.callback_metrics[self.monitor])
             self.storage.set_trial_intermediate_value(self.trial_id, epoch, value)
             prune = self.study.pruner.prune(self.study, self.storage.get_trial(self.trial_id))
