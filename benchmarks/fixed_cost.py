@@ -1,10 +1,10 @@
 """mnist-exp's own fixed cost of a short run: a 3-epoch MLP run's wall time, minus its epochs, minus
 a bare `import torch, pytorch_lightning` (the floor no run avoids), timed in the same benchmark.
 
-    python benchmarks/fixed_cost.py [--repeats 5] [--baseline e8d6801] [--profile]
+    python benchmarks/fixed_cost.py [--rounds 5] [--baseline e8d6801] [--profile]
 
-Each repeat times, one right after the other: the bare import, this checkout's run and (with
---baseline) the same run at that commit (a git worktree on PYTHONPATH), each a whole process from
+Each round times, one right after the other: the bare import, this checkout's run and (with
+--baseline) the same run at that commit (benchmarks/harness.py's worktree), each a whole process from
 an empty folder, as a user starts it. The epochs' time is read from the run's own train.log (the
 per-epoch lines of every version): three epochs take 3/2 of the time from the first epoch's line
 to the third's. Prints the medians and each part. `--profile` also prints where one run's time
@@ -13,8 +13,6 @@ went by its train.log (process start to the first line, set-up, epochs, test and
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
 import statistics
 import subprocess
@@ -24,7 +22,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from harness import REPO, checkout, parser, python, table
+
 RUN = ["model=mlp", "trainer.max_epochs=3", "logger=tensorboard", "trainer.enable_progress_bar=false"]
 STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]\[[^]]+\]\[\w+\] - (.*)$")
 
@@ -46,18 +45,12 @@ def lines(log: Path) -> list[tuple[float, str]]:
     return found
 
 
-def one_run(
-    pythonpath: Path, data: str, cwd: Path, name: str
-) -> tuple[float, float, list[tuple[float, str]]]:
-    """(wall seconds, the three epochs' seconds, the log's lines) of one whole run."""
-    env = {**os.environ, "PYTHONPATH": str(pythonpath)}
+def one_run(code: Path, data: str, cwd: Path, name: str) -> tuple[float, float, list[tuple[float, str]]]:
+    """(wall seconds, the three epochs' seconds, the log's lines) of one whole run of `code`."""
     out = cwd / name
-    command = [sys.executable, "-m", "mnist_exp.cli.train", *RUN, f"data.root={data}", f"hydra.run.dir={out}"]
     start = time.time()
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    python("mnist_exp.cli.train", [*RUN, f"data.root={data}", f"hydra.run.dir={out}"], cwd, code)
     wall = time.time() - start
-    if done.returncode != 0:
-        sys.exit(f"run failed:\n{done.stderr[-3000:]}")
     logged = [(t - start, m) for t, m in lines(out / "train.log")]
     epochs = [t for t, m in logged if re.match(r"epoch \d+: train/loss", m)]
     return wall, 1.5 * (epochs[2] - epochs[0]), logged
@@ -75,44 +68,30 @@ def profile(wall: float, logged: list[tuple[float, str]]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--baseline", help="a commit to compare with, e.g. e8d6801")
-    parser.add_argument("--data", default=os.environ.get("MNIST_EXP_DATA", str(REPO.parent / "shared/data")))
-    parser.add_argument("--profile", action="store_true")
-    args = parser.parse_args()
-    sides = {"now": REPO}
-    results: dict[str, list[tuple[float, float, float]]] = {"now": [], "baseline": []}
+    parse = parser(__doc__, rounds=5)
+    parse.add_argument("--profile", action="store_true")
+    args = parse.parse_args()
+    sides = {"now": REPO} | ({"baseline": checkout(args.baseline)} if args.baseline else {})
+    results: dict[str, list[tuple[float, float, float]]] = {side: [] for side in sides}
     with tempfile.TemporaryDirectory() as tmp:
-        if args.baseline:
-            sides["baseline"] = Path(tmp) / "baseline"
-            worktree = ["git", "-C", str(REPO), "worktree", "add", "-q", "--detach"]
-            subprocess.run([*worktree, str(sides["baseline"]), args.baseline], check=True)
-        try:
-            for i in range(args.repeats):
-                for side, path in sides.items():
-                    floor = bare_import()
-                    wall, epochs, logged = one_run(path, args.data, Path(tmp), f"{side}{i}")
-                    results[side].append((wall, epochs, floor))
-                    own = wall - epochs - floor
-                    parts = f"wall {wall:.2f} s, epochs {epochs:.2f} s, bare import {floor:.2f} s"
-                    print(f"{side} #{i}: {parts}, own fixed cost {own:.2f} s", flush=True)
-                    if args.profile and i == 0:
-                        profile(wall, logged)
-        finally:
-            if args.baseline:
-                subprocess.run(
-                    ["git", "-C", str(REPO), "worktree", "remove", "--force", str(sides["baseline"])]
-                )
-    print("\n| side | wall (s) | epochs (s) | bare import (s) | own fixed cost (s), median | each |")
-    print("|---|---|---|---|---|---|")
-    for side, rows in results.items():
-        if rows:
-            own = [w - e - f for w, e, f in rows]
-            medians = [statistics.median(col) for col in zip(*rows, strict=True)]
-            each = ", ".join(f"{x:.2f}" for x in own)
-            print(f"| {side} | {medians[0]:.2f} | {medians[1]:.2f} | {medians[2]:.2f} | "
-                  f"**{statistics.median(own):.2f}** | {each} |")  # fmt: skip
+        for i in range(args.rounds):
+            for side, code in sides.items():
+                floor = bare_import()
+                wall, epochs, logged = one_run(code, args.root, Path(tmp), f"{side}{i}")
+                results[side].append((wall, epochs, floor))
+                own = wall - epochs - floor
+                parts = f"wall {wall:.2f} s, epochs {epochs:.2f} s, bare import {floor:.2f} s"
+                print(f"{side} #{i}: {parts}, own fixed cost {own:.2f} s", flush=True)
+                if args.profile and i == 0:
+                    profile(wall, logged)
+    rows = []
+    for side, runs in results.items():
+        own = [w - e - f for w, e, f in runs]
+        medians = [statistics.median(col) for col in zip(*runs, strict=True)]
+        each = ", ".join(f"{x:.2f}" for x in own)
+        rows.append((side, *(f"{m:.2f}" for m in medians), f"**{statistics.median(own):.2f}**", each))
+    header = ["side", "wall (s)", "epochs (s)", "bare import (s)", "own fixed cost (s), median", "each"]
+    print("\n" + table(header, rows))
 
 
 if __name__ == "__main__":
