@@ -23,13 +23,13 @@ It imports neither mnist-exp nor Lightning: it measures the hardware and torch, 
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from harness import parser as harness_parser
 from plain_mnist import load, network  # benchmarks/: the script's own folder is on sys.path
 from torch import nn
 
@@ -79,8 +79,7 @@ def paired(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", type=Path, required=True)
+    parser = harness_parser(__doc__, rounds=None, baseline=False)
     parser.add_argument("--models", nargs="+", default=["lenet", "mlp"], choices=["lenet", "mlp"])
     parser.add_argument("--sides", nargs=2, default=["fp32", "bf16"], choices=SIDES)
     parser.add_argument("--batches", type=int, default=400)
@@ -88,7 +87,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    x, y = load(args.root, "train", 2)
+    x, y = load(Path(args.root), "train", 2)
     caps = {k: os.environ.get(k, "-") for k in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")}
     print(
         f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "

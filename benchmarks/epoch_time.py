@@ -1,10 +1,10 @@
 """Seconds per training epoch: the seed's loop vs mnist-exp, both loaders, one process.
 
-    python benchmarks/epoch_time.py [--models lenet mlp] [--epochs 2] [--repeats 2] [--root ../shared/data]
+    python benchmarks/epoch_time.py [--models lenet mlp] [--epochs 2] [--rounds 2] [--root ../shared/data]
 
 For each model, at the seed's settings (batch 128, SGD lr 0.01), each configuration runs one warm-up
 epoch then `--epochs` measured training epochs (validation excluded); the block of configurations
-runs `--repeats` times in turn, so slow drifts of a shared machine hit all of them alike; the table
+runs `--rounds` times in turn, so slow drifts of a shared machine hit all of them alike; the table
 gives the median over all measured epochs of:
   a  the seed's plain PyTorch loop, torchvision DataLoader with per-sample transforms
   b  a plain PyTorch loop over the in-memory tensor (the floor for this code), deterministic as the
@@ -38,6 +38,8 @@ from torch.utils.data import DataLoader
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from harness import parser as harness_parser  # noqa: E402
 
 from mnist_exp.core.data import MNISTDataModule  # noqa: E402
 from mnist_exp.pipelines.run.train import train  # noqa: E402
@@ -132,7 +134,7 @@ def measure(args: argparse.Namespace, model: str, out: Path) -> dict[str, list[f
     results.update({f"d{k}": [] for k in args.k} if "d" in columns else {})
     torch.manual_seed(0)
     extra = [f"channels_last={channels_last}", *args.override]
-    for _ in range(args.repeats):
+    for _ in range(args.rounds):
         if "a" in columns:
             results["a"] += plain_loop(seed_model(model, False), lambda e: seed_loader, args.epochs, device)
         if "b" in columns:
@@ -161,11 +163,10 @@ def peak_memory_of_d(args: argparse.Namespace, model: str, out: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = harness_parser(__doc__, rounds=2, baseline=False)
+    parser.formatter_class = argparse.RawTextHelpFormatter
     parser.add_argument("--models", nargs="+", default=["lenet", "mlp"], choices=["lenet", "mlp"])
     parser.add_argument("--epochs", type=int, default=2, help="measured epochs after the warm-up")
-    parser.add_argument("--repeats", type=int, default=2, help="times the whole block of a-e runs")
-    parser.add_argument("--root", default=os.environ.get("MNIST_EXP_DATA", str(REPO.parent / "shared/data")))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--nchw", action="store_true", help="LeNet in NCHW for b and d too")
     parser.add_argument("--override", action="append", default=[], help="extra Hydra override for c, d")
@@ -208,7 +209,7 @@ def main() -> None:
     print()
     print(
         f"{datetime.date.today()}, {device}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"pytorch-lightning {pl.__version__}; median s/epoch over {args.repeats} x {args.epochs} "
+        f"pytorch-lightning {pl.__version__}; median s/epoch over {args.rounds} x {args.epochs} "
         "epochs, each after a warm-up"
     )
     print()

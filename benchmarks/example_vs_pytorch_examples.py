@@ -7,12 +7,11 @@ beside a link to the data. Prints each run's test accuracy after the last epoch 
 the wall-time ratio of each pair.
 
     python benchmarks/example_vs_pytorch_examples.py --main ~/examples/mnist/main.py \
-        --data ../shared/data --rounds 1 [--epochs 14]
+        --root ../shared/data --rounds 1 [--epochs 14]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import statistics
@@ -21,6 +20,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from harness import parser as harness_parser
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "pytorch_mnist"
@@ -55,11 +56,9 @@ def theirs(main: Path, data: Path, epochs: int, scratch: Path) -> tuple[float, f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = harness_parser(__doc__, rounds=1, baseline=False)
     parser.add_argument("--main", type=Path, required=True, help="pytorch/examples' mnist/main.py")
-    parser.add_argument("--data", type=Path, required=True, help="the folder holding MNIST/raw/")
     parser.add_argument("--epochs", type=int, default=14)
-    parser.add_argument("--rounds", type=int, default=1, help="pairs; the first of a pair alternates")
     a = parser.parse_args()
     ratios = []
     for r in range(a.rounds):
@@ -69,9 +68,9 @@ def main() -> None:
                 folder = Path(scratch) / side
                 folder.mkdir()
                 if side == "ours":
-                    results[side] = ours(a.data, a.epochs, folder)
+                    results[side] = ours(Path(a.root), a.epochs, folder)
                 else:
-                    results[side] = theirs(a.main, a.data, a.epochs, folder)
+                    results[side] = theirs(a.main, Path(a.root), a.epochs, folder)
                 acc, wall = results[side]
                 print(f"round {r}: {side:6} test acc {acc:.2f}%  wall {wall:.1f} s", flush=True)
         ratios.append(results["ours"][1] / results["theirs"][1])

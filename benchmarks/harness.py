@@ -25,13 +25,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def parser(doc: str | None, rounds: int = 3) -> argparse.ArgumentParser:
-    """The options every benchmark takes: --root (the real MNIST), --rounds, --baseline."""
+def parser(doc: str | None, rounds: int | None = 3, baseline: bool = True) -> argparse.ArgumentParser:
+    """The options every benchmark takes: --root (the real MNIST), --rounds where it repeats, and
+    --baseline where it runs whole processes (an in-process one times this checkout only)."""
     parse = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     default = os.environ.get("MNIST_EXP_DATA", str(REPO.parent / "shared" / "data"))
     parse.add_argument("--root", default=default, help="a folder holding MNIST/raw/ ($MNIST_EXP_DATA)")
-    parse.add_argument("--rounds", type=int, default=rounds, help="interleaved rounds; the median is taken")
-    parse.add_argument("--baseline", default=None, help="a commit to compare with (a git worktree of it)")
+    if rounds is not None:
+        parse.add_argument(
+            "--rounds", type=int, default=rounds, help="interleaved rounds; the median is taken"
+        )
+    if baseline:
+        parse.add_argument("--baseline", default=None, help="a commit to compare with (a git worktree of it)")
     return parse
 
 

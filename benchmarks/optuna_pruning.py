@@ -10,21 +10,26 @@ Markdown table. Epoch counts and accuracies do not depend on the machine's speed
 
 from __future__ import annotations
 
-import argparse
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import optuna
+from harness import parser as harness_parser
+from harness import python
 from optuna.trial import TrialState
 
 from mnist_exp.records.history import read_history
 
 
-def search(pruner: str, trials: int, epochs: int, out: Path) -> dict:
+def search(pruner: str, trials: int, epochs: int, out: Path, root: str) -> dict:
     sweep_dir = out / pruner
-    args = ["hparams_search=optuna", "model=mlp", f"trainer.max_epochs={epochs}", "test=false"]
+    args = [
+        "hparams_search=optuna",
+        "model=mlp",
+        f"trainer.max_epochs={epochs}",
+        "test=false",
+        f"data.root={root}",
+    ]
     args += ["callbacks.feature_maps=null", "callbacks.progress_bar.refresh_rate=1000"]
     args += [
         f"hydra/sweeper/pruner={pruner}",
@@ -32,7 +37,7 @@ def search(pruner: str, trials: int, epochs: int, out: Path) -> dict:
         f"hydra.sweep.dir={sweep_dir}",
     ]
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "mnist_exp.cli.train", *args], check=True, capture_output=True)
+    python("mnist_exp.cli.train", args, Path.cwd())
     wall = time.perf_counter() - start
     study = optuna.load_study(study_name="mnist_exp", storage=f"sqlite:///{sweep_dir / 'optuna.db'}")
     trained = sum(len(read_history(p)) for p in sweep_dir.glob("*/metrics.csv"))
@@ -41,12 +46,13 @@ def search(pruner: str, trials: int, epochs: int, out: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = harness_parser(__doc__, rounds=None, baseline=False)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/optuna"))
     args = parser.parse_args()
-    rows = [search(p, args.trials, args.epochs, args.out) for p in ("none", "median")]
+    root = str(Path(args.root).resolve())
+    rows = [search(p, args.trials, args.epochs, args.out, root) for p in ("none", "median")]
     total = args.trials * args.epochs
     print(f"| pruner | trials | epochs trained (of {total}) | pruned trials | best val/acc | wall (s) |")
     print("|---|---|---|---|---|---|")

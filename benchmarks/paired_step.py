@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import shutil
 import statistics
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from harness import parser as harness_parser
 from torch import nn
 
 REPO = Path(__file__).resolve().parent.parent
@@ -143,11 +143,10 @@ def measure(model: str, args: argparse.Namespace) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = harness_parser(__doc__, rounds=None, baseline=False)
     parser.add_argument("--models", nargs="+", default=["lenet", "mlp"], choices=["lenet", "mlp"])
     parser.add_argument("--epochs", type=int, default=2, help="measured epochs after the warm-up")
     parser.add_argument("--k", type=int, default=32, help="data.steps_per_call, above 1")
-    parser.add_argument("--root", default=os.environ.get("MNIST_EXP_DATA", str(REPO.parent / "shared/data")))
     parser.add_argument("--out", default="/tmp/mnist-exp-paired")
     parser.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"])
     args = parser.parse_args()

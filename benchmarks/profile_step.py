@@ -11,15 +11,14 @@ inflates Python-heavy entries; compare the runs with each other, not with wall-c
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import io
-import os
 import pstats
 import sys
 from pathlib import Path
 
 import pytorch_lightning as pl
+from harness import parser as harness_parser
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -44,12 +43,11 @@ class Profile(pl.Callback):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = harness_parser(__doc__, rounds=None, baseline=False)
     parser.add_argument("--model", default="mlp", choices=["mlp", "lenet"])
     parser.add_argument("--k", type=int, default=1, help="data.steps_per_call")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--top", type=int, default=15)
-    parser.add_argument("--root", default=os.environ.get("MNIST_EXP_DATA", str(REPO.parent / "shared/data")))
     parser.add_argument("--out", default="/tmp/mnist-exp-profile")
     args = parser.parse_args()
     cfg = compose_cfg(

@@ -2,14 +2,13 @@
 provenance.json and the patch) and its parts, timed in one process that has torch and Lightning
 imported as a run has (a subprocess forked from a large process is what git costs in a run).
 
-    python benchmarks/provenance_cost.py [--repeats 15]
+    python benchmarks/provenance_cost.py [--rounds 15]
 
 Run it from a git work tree (this checkout) so the git commands do their real work.
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
@@ -17,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytorch_lightning as pl
+from harness import parser as harness_parser
 
 from mnist_exp.records import provenance
 from mnist_exp.records.machine import machine, record_provenance
@@ -32,13 +32,12 @@ def median_ms(fn: Callable[[], object], repeats: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=15)
+    parser = harness_parser(__doc__, rounds=15, baseline=False)
     args = parser.parse_args()
     trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
     data = provenance.data_record("data", True)
     with tempfile.TemporaryDirectory() as tmp:
-        folders = iter(Path(tmp, str(i)) for i in range(10 * args.repeats))
+        folders = iter(Path(tmp, str(i)) for i in range(10 * args.rounds))
 
         def whole() -> None:
             folder = next(folders)
@@ -56,7 +55,7 @@ def main() -> None:
         }
         whole()  # first call: imports and caches warm
         for name, fn in parts.items():
-            print(f"{name:44s} {median_ms(fn, args.repeats):7.1f} ms (median of {args.repeats})")
+            print(f"{name:44s} {median_ms(fn, args.rounds):7.1f} ms (median of {args.rounds})")
 
 
 if __name__ == "__main__":

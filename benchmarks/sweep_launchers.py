@@ -3,23 +3,26 @@ other, each with all cores) against the joblib launcher (N jobs at once, cores s
 with `--launchers basic joblib slurm`, mnist-exp's SLURM launcher (N one-CPU jobs at once through
 sbatch; needs a running SLURM, e.g. `bash .ci/slurm up`).
 
-    python benchmarks/sweep_launchers.py --epochs 3 --repeats 2
-    python benchmarks/sweep_launchers.py --epochs 3 --repeats 2 --launchers joblib slurm
+    python benchmarks/sweep_launchers.py --epochs 3 --rounds 2
+    python benchmarks/sweep_launchers.py --epochs 3 --rounds 2 --launchers joblib slurm
 
-Runs are interleaved (basic, joblib, basic, joblib, ...) so a slow spell of the machine hits both.
+Runs are interleaved (benchmarks/harness.py: the order reversed every other round) so a slow spell
+of the machine hits both.
 Each sweep is a real `mnist-exp-train -m ...` in its own folder under --out; the median wall time of
 each launcher and the ratio joblib / basic are printed and written to results.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from harness import interleaved, median_ratio, parser, table
 
 GRID = ["data.batch_size=32,64,128,256", "optimizer.lr=0.001,0.01,0.1"]
 
@@ -48,38 +51,40 @@ def run(out: Path, launcher: str, n_jobs: int, epochs: int, extra: list[str]) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--n-jobs", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--out", type=Path, default=Path("outputs/bench/sweep_launchers"))
-    parser.add_argument(
+    parse = parser(__doc__, rounds=2, baseline=False)
+    parse.add_argument("--epochs", type=int, default=3)
+    parse.add_argument("--n-jobs", type=int, default=len(os.sched_getaffinity(0)))
+    parse.add_argument("--out", type=Path, default=Path("outputs/bench/sweep_launchers"))
+    parse.add_argument(
         "--launchers", nargs="+", default=["basic", "joblib"], choices=["basic", "joblib", "slurm"]
     )
-    parser.add_argument("overrides", nargs="*", help="extra overrides for every job, e.g. data.root=...")
-    args = parser.parse_args()
-    times: dict[str, list[float]] = {name: [] for name in args.launchers}
-    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-    for i in range(args.repeats):
-        for launcher in times:
-            folder = args.out / f"{stamp}_{launcher}_{i}"
-            seconds = run(folder, launcher, args.n_jobs, args.epochs, args.overrides)
-            times[launcher].append(seconds)
-            print(f"{launcher:>6} #{i}: {seconds:7.1f} s  ({folder})", flush=True)
+    parse.add_argument("overrides", nargs="*", help="extra overrides for every job")
+    args = parse.parse_args()
+    stamp, count = time.strftime("%Y-%m-%d_%H-%M-%S"), iter(range(10**6))
+    extra = [f"data.root={Path(args.root).resolve()}", *args.overrides]
+
+    def side(launcher: str) -> Callable[[], float]:
+        def once() -> float:
+            folder = args.out / f"{stamp}_{launcher}_{next(count)}"
+            return run(folder, launcher, args.n_jobs, args.epochs, extra)
+
+        return once
+
+    times = interleaved(args.rounds, {name: side(name) for name in args.launchers})
     medians = {k: statistics.median(v) for k, v in times.items()}
     names = {"basic": "basic (sequential)", "joblib": f"joblib (n_jobs={args.n_jobs})"}
     names["slurm"] = f"slurm ({args.n_jobs} jobs at once)"
-    rows = "".join(
-        f"| {names[k]} | {medians[k]:.1f} | {', '.join(f'{t:.1f}' for t in v)} |\n" for k, v in times.items()
-    )
+    rows = [(names[k], f"{medians[k]:.1f}", ", ".join(f"{t:.1f}" for t in v)) for k, v in times.items()]
     first = args.launchers[0]
-    ratios = ", ".join(f"{k} / {first} = {medians[k] / medians[first]:.2f}" for k in args.launchers[1:])
+    ratios = ", ".join(
+        f"{k} / {first} = {median_ratio(times[k], times[first]):.2f}" for k in args.launchers[1:]
+    )
     text = (
         f"12-job MLP sweep, {args.epochs} epochs each, {len(os.sched_getaffinity(0))} cores, "
-        f"median of {args.repeats}:\n\n"
-        "| launcher | wall time (s) | runs (s) |\n|---|---|---|\n"
-        f"{rows}\n{ratios}\n"
+        f"median of {args.rounds} (ratios: medians of the per-round ratios):\n\n"
+        f"{table(['launcher', 'wall time (s)', 'runs (s)'], rows)}\n\n{ratios}\n"
     )
+    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stamp}_results.md").write_text(text)
     print(text)
 
