@@ -26,7 +26,7 @@ DATA = Path(os.environ.get("MNIST_EXP_DATA", REPO.parent / "shared" / "data")).r
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist the cores are shared out among the workers, one torch thread each on two
     cores (runs started in-process or as subprocesses inherit OMP_NUM_THREADS), as a parallel sweep
-    shares them out among its jobs: two workers at two threads each ran no faster than one worker."""
+    shares them out among its jobs: the quick tier took 178 s so, 234 s at two threads per worker."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
     if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
         os.environ["OMP_NUM_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // workers))
@@ -152,21 +152,26 @@ def runs(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> dict[str
     return out
 
 
-@pytest.fixture(scope="session")
-def finished_run(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> Path:
-    """One finished `mnist-exp-train` run folder (MLP, debug=limit, one epoch), made once per test
-    session (per xdist worker) for the tests that only read a run folder or are refused by it; a
-    test that changes a run makes its own."""
-    cwd = tmp_path_factory.mktemp("finished")
+# a short MLP run that shows nothing and dumps no feature maps
+QUIET = [
+    "model=mlp",
+    "debug=limit",
+    "callbacks.progress_bar.refresh_rate=1000",
+    "callbacks.feature_maps=null",
+]
+
+
+def cli_run(cwd: Path, mnist_root: Path, *extra: str, base: list[str] = QUIET) -> Path:
+    """A finished one-epoch `mnist-exp-train` run in cwd/run (QUIET unless `base` says otherwise)."""
     run = cwd / "run"
-    quiet = [
-        "model=mlp",
-        "debug=limit",
-        "callbacks.progress_bar.refresh_rate=1000",
-        "callbacks.feature_maps=null",
-    ]
-    done = run_module(
-        "train", *quiet, "trainer.max_epochs=1", f"data.root={mnist_root}", f"hydra.run.dir={run}", cwd=cwd
-    )
+    args = [*base, "trainer.max_epochs=1", f"data.root={mnist_root}", f"hydra.run.dir={run}", *extra]
+    done = run_module("train", *args, cwd=cwd)
     assert done.returncode == 0, done.stderr[-2000:]
     return run
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> Path:
+    """One finished run folder, made once per test session (per xdist worker) for the tests that
+    only read a run folder or are refused by it; a test that changes a run makes its own."""
+    return cli_run(tmp_path_factory.mktemp("finished"), mnist_root)

@@ -23,30 +23,8 @@ from mnist_exp.core.data import TensorBatches
 from mnist_exp.pipelines.report.sweep_report import collect
 from mnist_exp.pipelines.run.train import train
 from mnist_exp.records.history import read_history
-from tests.conftest import compose_cfg, run_module
+from tests.conftest import QUIET, cli_run, compose_cfg, run_module
 from tests.test_resume import start, status, wait_for
-
-QUIET = [
-    "model=mlp",
-    "debug=limit",
-    "callbacks.progress_bar.refresh_rate=1000",
-    "callbacks.feature_maps=null",
-]
-
-
-def own_run(tmp_path: Path, mnist_root: Path, *extra: str, base: list[str] = QUIET) -> Path:
-    run = tmp_path / "run"
-    done = run_module(
-        "train",
-        *base,
-        "trainer.max_epochs=1",
-        f"data.root={mnist_root}",
-        f"hydra.run.dir={run}",
-        *extra,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return run
 
 
 @pytest.mark.version_free
@@ -60,7 +38,7 @@ def test_resume_refuses_a_setting_that_would_change_what_trains(tmp_path: Path, 
 
 @pytest.mark.slow
 def test_resume_extends_max_epochs_and_records_it_once(tmp_path: Path, mnist_root: Path) -> None:
-    run = own_run(tmp_path, mnist_root)
+    run = cli_run(tmp_path, mnist_root)
     again = run_module("train", f"resume={run}", cwd=tmp_path)
     assert (
         again.returncode == 2 and "already finished" in again.stderr and "trainer.max_epochs" in again.stderr
@@ -85,7 +63,7 @@ def test_a_quoted_run_folder_is_guarded_too(tmp_path: Path, mnist_root: Path, fi
 
 @pytest.mark.version_free
 def test_a_folder_in_use_is_refused_with_its_process(tmp_path: Path, mnist_root: Path) -> None:
-    run = own_run(tmp_path, mnist_root)
+    run = cli_run(tmp_path, mnist_root)
     with (run / ".lock").open("a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         lock.seek(0)
@@ -209,7 +187,7 @@ def test_a_killed_run_is_seen_as_gone(tmp_path: Path, mnist_root: Path) -> None:
 
 @pytest.mark.version_free
 def test_a_run_without_checkpoints_says_why_it_cannot_resume(tmp_path: Path, mnist_root: Path) -> None:
-    run = own_run(tmp_path, mnist_root, "callbacks=none", base=["model=mlp", "debug=limit"])
+    run = cli_run(tmp_path, mnist_root, "callbacks=none", base=["model=mlp", "debug=limit"])
     result = run_module("train", f"resume={run}", "trainer.max_epochs=2", cwd=tmp_path)
     assert result.returncode == 2 and "model_checkpoint" in result.stderr
 

@@ -23,8 +23,6 @@ from mnist_exp.setup.sources import (
     with_recorded_sources,
 )
 
-# what a verification may change: where and how fast it runs, never what trains
-MAY_CHANGE = NOT_THE_EXPERIMENT
 # the packages mnist-exp itself builds objects from: not listed as the user's code
 STACK = (
     "mnist_exp.",
@@ -128,12 +126,14 @@ def verify_argv(argv: list[str]) -> tuple[list[str], Verification | None]:
         epochs = len(read_history(folder / "metrics.csv")) or None  # a stopped run: its epochs so far
     recorded = [o for o in recorded if not o.startswith(DROPPED)]
     line = split_argv([a for a in argv if not a.startswith(("verify=", "verify.epochs="))])
-    changed = {k: v for k, v in override_pairs(line.overrides).items() if not k.startswith(MAY_CHANGE)}
+    changed = {
+        k: v for k, v in override_pairs(line.overrides).items() if not k.startswith(NOT_THE_EXPERIMENT)
+    }
     if changed or any(f in ("-m", "--multirun") for f in line.flags):
         what = " ".join(f"{k}={v}" for k, v in changed.items()) or "-m"
         raise UserError(
             f"verify re-runs {folder} as it was recorded; {what} would run another experiment. Fix: leave it "
-            f"out (only {', '.join(MAY_CHANGE)} may change), or start a new run with it."
+            f"out (only {', '.join(NOT_THE_EXPERIMENT)} may change), or start a new run with it."
         )
     refuse_recorded_code(recorded, line.overrides, f"verify={folder}")
     if sources.is_file():

@@ -52,6 +52,9 @@ class SweepCallback(Callback):
     """Hydra callback: names the jobs, and at the end of a sweep writes its report and sets the
     exit code (0 when every job is ok, diverged or pruned; 1 when any failed or did not finish)."""
 
+    def __init__(self) -> None:
+        self.before: dict[str, str | None] = {}  # the sweep's environment variables as they were
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         keys = swept_keys(config)
         self.before = {name: os.environ.get(name) for name in SWEEP_ENV}  # put back when it ends
@@ -68,7 +71,7 @@ class SweepCallback(Callback):
         try:
             self._report(config)
         finally:
-            for name, value in getattr(self, "before", {}).items():
+            for name, value in self.before.items():
                 if value is None:
                     os.environ.pop(name, None)
                 else:
