@@ -352,11 +352,13 @@ def test_a_module_that_exits_on_import_is_one_message(
 
 
 def test_eval_takes_the_users_data_root_and_the_files_numbers(warm: Path, mnist_root: Path) -> None:
-    """The record holds pad, mean and std only; eval builds the user's data module around them."""
+    """The record holds pad, mean, std and plain names (the data's and its classes'); eval builds
+    the user's data module around the numbers."""
     record = read_record(warm / "good.ckpt")
     assert (record.data.pad, record.data.mean, record.data.std) == (2, 0.5, 1.0)
     model = load_checkpoint(warm / "good.ckpt")
-    assert dict(model.hparams["data_config"]) == {"pad": 2, "mean": 0.5, "std": 1.0}
+    digits = tuple("0123456789")
+    assert dict(model.hparams["data_config"]) == {"pad": 2, "mean": 0.5, "std": 1.0, "classes": digits, "dataset": None}
     assert type(model.net) is MLP
     for legacy in (REPO / "tests" / "data").glob("legacy_*.ckpt"):  # earlier versions still load
         assert load_checkpoint(legacy).hparams["net_config"]["_target_"].startswith("mnist_exp.core.models.")

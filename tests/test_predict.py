@@ -49,7 +49,7 @@ def test_pictures_are_predicted_at_the_checkpoints_accuracy(runs, digits, tmp_pa
     cfg = compose_cfg("predict", [f"ckpt_path={ckpt}", f"images={tmp_path}", "paths.output_dir=unused"])
     results, failures = predict(cfg)
     assert not failures and len(results) == N
-    predicted = np.array([r["digit"] for r in results])
+    predicted = np.array([r["label"] for r in results])
     accuracy = (predicted == labels).mean()
     assert accuracy >= direct - 0.08, (kind, accuracy, direct)
     assert all(0 <= r["probability"] <= 1 and len(r["top3"]) == 3 for r in results)
@@ -73,7 +73,7 @@ def test_a_text_file_gets_a_clear_error_and_the_rest_is_predicted(runs, digits, 
     folder = next((tmp_path / "outputs" / "predict" / "runs").iterdir())
     with (folder / "predictions.csv").open() as fh:
         rows = {Path(r["file"]).name: r for r in csv.DictReader(fh)}
-    assert rows["seven.png"]["digit"].isdigit() and rows["seven.png"]["error"] == ""
-    assert rows["notes.png"]["digit"] == "" and "not a readable image" in rows["notes.png"]["error"]
+    assert rows["seven.png"]["label"].isdigit() and rows["seven.png"]["class"] == rows["seven.png"]["label"] and rows["seven.png"]["error"] == ""
+    assert rows["notes.png"]["label"] == "" and "not a readable image" in rows["notes.png"]["error"]
     log = (folder / "predict.log").read_text()
     assert "seven.png" in log and "notes.png" in log

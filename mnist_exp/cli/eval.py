@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 from mnist_exp.cli.common import guarded, refuse_used_folder, run_hydra
 from mnist_exp.core.ckpt_file import checkpoint_file
 from mnist_exp.core.netconfig import trusted_modules
-from mnist_exp.setup.checks import check_accelerator, data_needs_download
+from mnist_exp.setup.checks import check_accelerator, check_classes, data_needs_download
 from mnist_exp.setup.config import CONF_DIR
 from mnist_exp.setup.validate import validate
 
@@ -16,8 +16,9 @@ PROG = "mnist-exp-eval"
 USAGE = """\
 usage: mnist-exp-eval ckpt_path=<run>/checkpoints/last.ckpt [key=value ...]
 
-Test a checkpoint on the official 10,000 MNIST test images. The model and its input transform
-(pad, mean, std) come from the checkpoint; data.root says where MNIST is.
+Test a checkpoint on the official test images of MNIST (or of the data it trained on:
+data=fashion_mnist, kmnist, emnist_balanced, ...). The model and its input transform (pad, mean,
+std) come from the checkpoint; data.root says where the data is.
 A checkpoint is data: it may name mnist-exp's models, or classes of a module you vouch for
 with trust=[mymodels] (your own model's package, on PYTHONPATH)."""
 
@@ -30,7 +31,10 @@ def check(cfg: DictConfig) -> None:
     checkpoint_file(cfg.ckpt_path)  # a wrong path refused before torch is imported
     from mnist_exp.core.checkpoint import load_checkpoint  # torch: the config is good by now
 
-    load_checkpoint(cfg.ckpt_path, trusted_modules(cfg.get("trust")))  # schema, class judged, weights fit
+    model = load_checkpoint(
+        cfg.ckpt_path, trusted_modules(cfg.get("trust"))
+    )  # schema, class judged, weights fit
+    check_classes(model.class_names, cfg.data)
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")

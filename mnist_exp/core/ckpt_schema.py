@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,16 +56,21 @@ TOP_TYPES: dict[str, type] = {
 TRAIN_METRICS = ("train_loss", "train_acc")  # the metrics whose mid-epoch sums a checkpoint keeps
 MAX_PAD = 64  # data.pad beyond this is no preprocessing of a 28x28 digit
 MAX_CLASSES = 100_000
+MAX_NAME = 100  # characters of a class name
+DIGITS = tuple("0123456789")
 FIX = "Fix: pass a .ckpt written by mnist-exp-train."
 
 
 @dataclass(frozen=True)
 class DataTransform:
-    """The input transform a model was trained with: all eval and predict take from a file."""
+    """The input transform a model was trained with, and what its outputs name: all eval and
+    predict take from a file (`dataset` is a name, never looked up as code)."""
 
     pad: int
     mean: float
     std: float
+    dataset: str | None = None
+    classes: tuple[str, ...] = DIGITS
 
 
 @dataclass(frozen=True)
@@ -104,18 +110,40 @@ def _unknown(given: dict, known: Any, where: str) -> None:
         raise ValueError(f"{where} has keys mnist-exp does not know: {', '.join(map(repr, extra[:5]))}")
 
 
-def _data(value: Any) -> DataTransform:
+def _data(value: Any, num_classes: int) -> DataTransform:
     if value is None:  # checkpoints of a network built by hand: the seed's transform
-        return DataTransform(2, 0.5, 1.0)
+        return DataTransform(2, 0.5, 1.0, classes=default_classes(num_classes))
     if not isinstance(value, dict):
         raise ValueError(f"hyper_parameters.data_config must be a mapping, not {type(value).__name__}")
-    _unknown(value, ("pad", "mean", "std"), "hyper_parameters.data_config")
+    _unknown(value, ("pad", "mean", "std", "dataset", "classes"), "hyper_parameters.data_config")
     where = "hyper_parameters.data_config"
+    dataset = value.get("dataset")
+    if dataset is not None and not (isinstance(dataset, str) and re.fullmatch(r"[\w.-]{1,100}", dataset)):
+        raise ValueError(f"{where}.dataset must be a plain name, not {dataset!r}")
     return DataTransform(
         _int(value.get("pad"), f"{where}.pad", 0, MAX_PAD),
         _number(value.get("mean"), f"{where}.mean"),
         _number(value.get("std"), f"{where}.std", positive=True),
+        dataset,
+        _classes(value.get("classes"), num_classes, f"{where}.classes"),
     )
+
+
+def default_classes(num_classes: int) -> tuple[str, ...]:
+    """Class names of a checkpoint that records none (written before they were recorded)."""
+    return DIGITS if num_classes == len(DIGITS) else tuple(str(i) for i in range(num_classes))
+
+
+def _classes(value: Any, num_classes: int, where: str) -> tuple[str, ...]:
+    """A name per output, each a short line of printable text (they reach terminals and figures)."""
+    if value is None:
+        return default_classes(num_classes)
+    if not (isinstance(value, (list, tuple)) and len(value) == num_classes):
+        raise ValueError(f"{where} must list a name for each of the {num_classes} classes")
+    for name in value:
+        if not (isinstance(name, str) and 0 < len(name) <= MAX_NAME and name.isprintable()):
+            raise ValueError(f"{where} must hold names of 1 to {MAX_NAME} printable characters, not {name!r}")
+    return tuple(value)
 
 
 def _state_dict(value: Any) -> dict[str, torch.Tensor]:
@@ -134,10 +162,11 @@ def _hparams(hp: Any, source: str) -> dict[str, Any]:
     if "net_config" not in hp:
         raise ValueError("hyper_parameters has no net_config (the model's config)")
     max_loss = hp.get("max_loss", 100.0)
+    num_classes = _int(hp.get("num_classes", 10), "hyper_parameters.num_classes", 2, MAX_CLASSES)
     return {
         "net_config": checked_net_config(hp["net_config"], source),
-        "num_classes": _int(hp.get("num_classes", 10), "hyper_parameters.num_classes", 10, MAX_CLASSES),
-        "data": _data(hp.get("data_config")),
+        "num_classes": num_classes,
+        "data": _data(hp.get("data_config"), num_classes),
         "check_finite": _flag(hp.get("check_finite", True), "hyper_parameters.check_finite"),
         "channels_last": _flag(hp.get("channels_last", True), "hyper_parameters.channels_last"),
         "max_loss": None if max_loss is None else _number(max_loss, "hyper_parameters.max_loss", True),

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from mnist_exp.core import idx
+from mnist_exp.core.datasets import preset
 from mnist_exp.core.download import download
 from mnist_exp.core.errors import UserError
 
@@ -221,8 +222,26 @@ def _minibatches_done(trainer: pl.Trainer) -> int | None:
     return trainer.global_step if trainer.accumulate_grad_batches == 1 else None
 
 
+def fold_split(labels: torch.Tensor, folds: int, fold: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """k-fold cross-validation: (train, val) indices with fold `fold` of `folds` as validation.
+    Stratified: each class's images, in an order seeded by `seed`, are dealt to the folds in turn,
+    so every fold holds each class in proportion; the same split for every run's seed."""
+    gen = torch.Generator().manual_seed(seed)
+    which = torch.empty(len(labels), dtype=torch.long)
+    offset = 0
+    for c in torch.unique(labels).tolist():
+        members = (labels == c).nonzero().flatten()
+        members = members[torch.randperm(len(members), generator=gen)]
+        which[members] = (torch.arange(len(members)) + offset) % folds
+        offset += len(members)  # the next class starts where this one stopped: folds differ by <= 1
+    val = (which == fold).nonzero().flatten()
+    return (which != fold).nonzero().flatten(), val
+
+
 class MNISTDataModule(pl.LightningDataModule):
-    """Official 60k/10k split; `val_size` images held out of training (0: validate on the test set)."""
+    """A dataset of the MNIST family (`dataset`, core/datasets): its official train/test split,
+    with `val_size` images held out of training (0: validate on the test set), or with `folds`
+    the validation fold `fold` of a stratified k-fold split of the training images."""
 
     def __init__(
         self,
@@ -244,6 +263,11 @@ class MNISTDataModule(pl.LightningDataModule):
         mirrors: list[str] | None = None,
         steps_per_call: int = 1,
         limit_train_batches: int | float | None = None,
+        dataset: str = "mnist",
+        num_classes: int = 10,
+        checksums: dict[str, str] | None = None,
+        folds: int | None = None,
+        fold: int = 0,
     ) -> None:
         super().__init__()
         # values are checked with the config (mnist_exp.setup.validate), before a run starts
@@ -261,6 +285,11 @@ class MNISTDataModule(pl.LightningDataModule):
         self.download = download
         self.verify = verify
         self.mirrors = list(mirrors) if mirrors else None
+        self.data = preset(dataset)
+        self.num_classes = num_classes  # the preset's (checked with the config)
+        self.classes = self.data.classes  # what mnist-exp asks of a data module: names, in label order
+        self.checksums = dict(checksums) if checksums else None
+        self.folds, self.fold = folds, fold
         # the run's K as decided by setup.runtime.steps_per_call (the config's value is what was
         # asked); with K > 1 the loader applies limit_train_batches itself, in mini-batches
         self.steps_per_call = steps_per_call
@@ -273,14 +302,17 @@ class MNISTDataModule(pl.LightningDataModule):
         """Make sure the four IDX files are there (fetching them if allowed) and intact."""
         if self._prepared:
             return
-        missing = idx.missing_files(self.root)
+        missing = idx.missing_files(self.root, self.data)
         if missing and self.download:
-            download(self.root, missing, self.mirrors)
-        idx.check_files(self.root, verify=self.verify)
+            download(self.root, missing, self.mirrors, self.data, self.checksums)
+        idx.check_files(self.root, verify=self.verify, data=self.data, sums=self.checksums)
         self._prepared = True
 
-    def _split_indices(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Seeded hold-out: the same validation images whatever the run's seed or loader."""
+    def _split_indices(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Seeded hold-out (or fold): the same validation images whatever the run's seed or loader."""
+        n = len(labels)
+        if self.folds:
+            return fold_split(labels, self.folds, self.fold, self.split_seed)
         if not 0 <= self.val_size < n:
             raise UserError(
                 f"data.val_size={self.val_size} must be between 0 and {n - 1} (the training set "
@@ -291,10 +323,11 @@ class MNISTDataModule(pl.LightningDataModule):
 
     # -- setup ---------------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
-        if self._sets:
+        """The sets a stage needs: testing alone (`mnist-exp-eval`) reads the test files only."""
+        if "train" in self._sets or (stage == "test" and "test" in self._sets):
             return
         if self.loader == "tensor":
-            self._setup_tensor()
+            self._setup_tensor(test_only=stage == "test")
         else:
             self._setup_torchvision()
 
@@ -302,11 +335,8 @@ class MNISTDataModule(pl.LightningDataModule):
         trainer = self.trainer
         return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
 
-    def _setup_tensor(self) -> None:
+    def _setup_tensor(self, test_only: bool = False) -> None:
         device = self._device()
-        train_x, train_y = map(torch.from_numpy, idx.load_split(self.root, train=True))
-        test_x, test_y = map(torch.from_numpy, idx.load_split(self.root, train=False))
-        train_idx, val_idx = self._split_indices(len(train_y))
 
         def prepared(images: torch.Tensor) -> torch.Tensor:
             if self.storage == "uint8":
@@ -315,10 +345,16 @@ class MNISTDataModule(pl.LightningDataModule):
                 return (F.pad(x, (p, p, p, p), value=0) if p else x).contiguous().to(device)
             return normalize(images, self.pad, self.mean, self.std).to(device)
 
+        test_x, test_y = map(torch.from_numpy, idx.load_split(self.root, train=False, data=self.data))
+        if test_only:
+            self._sets["test"] = (prepared(test_x), test_y.to(device))
+            return
+        train_x, train_y = map(torch.from_numpy, idx.load_split(self.root, train=True, data=self.data))
+        train_idx, val_idx = self._split_indices(train_y)
         # split while still uint8, so the full float training set never exists twice
         self._sets["train"] = (prepared(train_x[train_idx]), train_y[train_idx].to(device))
         self._sets["test"] = (prepared(test_x), test_y.to(device))
-        if self.val_size:
+        if len(val_idx):
             self._sets["val"] = (prepared(train_x[val_idx]), train_y[val_idx].to(device))
         else:
             self._sets["val"] = self._sets["test"]
@@ -338,14 +374,14 @@ class MNISTDataModule(pl.LightningDataModule):
         )
         full = MNIST(str(self.root), train=True, transform=tf, download=False)
         test = MNIST(str(self.root), train=False, transform=tf, download=False)
-        train_idx, val_idx = self._split_indices(len(full))
+        train_idx, val_idx = self._split_indices(torch.as_tensor(full.targets))
         self._sets["train"] = (Subset(full, train_idx.tolist()),)
         self._sets["test"] = (test,)
-        self._sets["val"] = (Subset(full, val_idx.tolist()),) if self.val_size else (test,)
+        self._sets["val"] = (Subset(full, val_idx.tolist()),) if len(val_idx) else (test,)
 
     # -- loaders -------------------------------------------------------------------------------
     def _loader(self, split: str) -> TensorBatches | DataLoader:
-        self.setup()
+        self.setup("test" if split == "test" else "fit")
         train = split == "train"
         batch = self.batch_size if train else self.eval_batch_size
         if self.loader == "torchvision":

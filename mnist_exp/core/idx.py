@@ -1,76 +1,71 @@
-"""Reading and checking MNIST's IDX files, so a missing or damaged file never trains a model quietly.
+"""Reading and checking the IDX files of MNIST and its family (core/datasets), so a missing or
+damaged file never trains a model quietly.
 
 NumPy only (no torch): the start-up checks run this before the training stack is imported.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import zipfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
+from mnist_exp.core.datasets import IMAGES, MNIST, Dataset
 from mnist_exp.core.errors import UserError
 
-# name -> (magic number, item count, shape of one item, official SHA-256 of the uncompressed file)
-FILES: dict[str, tuple[int, int, tuple[int, ...], str]] = {
-    "train-images-idx3-ubyte": (
-        2051,
-        60000,
-        (28, 28),
-        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    ),
-    "train-labels-idx1-ubyte": (
-        2049,
-        60000,
-        (),
-        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    ),
-    "t10k-images-idx3-ubyte": (
-        2051,
-        10000,
-        (28, 28),
-        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    ),
-    "t10k-labels-idx1-ubyte": (
-        2049,
-        10000,
-        (),
-        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-    ),
-}
+FILES = MNIST.files  # MNIST's four files: name -> (magic number, official item count)
 CHECK_CACHE = ".mnist_exp_verified.json"
+Sums = Mapping[str, str]
 
 
-def raw_dir(root: str | Path) -> Path:
-    """torchvision's layout: <root>/MNIST/raw/."""
-    return Path(root).expanduser() / "MNIST" / "raw"
+def raw_dir(root: str | Path, data: Dataset = MNIST) -> Path:
+    """torchvision's layout: <root>/MNIST/raw/ (FashionMNIST/, KMNIST/, EMNIST/ for the others)."""
+    return Path(root).expanduser() / data.folder / "raw"
 
 
-def missing_message(root: str | Path, missing: list[str]) -> str:
+def missing_message(root: str | Path, missing: list[str], data: Dataset = MNIST) -> str:
     """The one message a user sees when the data is not where the config points."""
-    raw = raw_dir(root)
+    raw = raw_dir(root, data)
     return (
-        f"MNIST not found: {raw} lacks {', '.join(missing)}.\n"
-        f"Expected the four uncompressed IDX files {', '.join(FILES)} in {raw}.\n"
-        "Fix: point data.root at the folder holding MNIST/raw/ (data.root=/path/to/data, or set "
+        f"{data.title} not found: {raw} lacks {', '.join(missing)}.\n"
+        f"Expected the four uncompressed IDX files {', '.join(data.files)} in {raw}.\n"
+        f"Fix: point data.root at the folder holding {data.folder}/raw/ (data.root=/path/to/data, or set "
         "MNIST_EXP_DATA=/path/to/data), or run once with internet access and data.download=true "
-        "so torchvision fetches them."
+        "so mnist-exp fetches them."
     )
 
 
-def missing_files(root: str | Path) -> list[str]:
-    raw = raw_dir(root)
-    return [name for name in FILES if not (raw / name).is_file()]
+def missing_files(root: str | Path, data: Dataset = MNIST) -> list[str]:
+    raw = raw_dir(root, data)
+    return [name for name in data.files if not (raw / name).is_file()]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def digest(stream: BinaryIO, length: int = 64) -> str:
+    """SHA-256 (64 hex digits) or MD5 (32: what is published for the MNIST family's archives)."""
+    h = hashlib.sha256() if length == 64 else hashlib.md5(usedforsecurity=False)
+    for block in iter(lambda: stream.read(1 << 20), b""):
+        h.update(block)
+    return h.hexdigest()
+
+
+def file_digest(path: Path, length: int = 64) -> str:
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return digest(fh, length)
+
+
+def member_digest(archive: Path, member: str) -> str:
+    """SHA-256 of what an archive holds as `member` (a .gz file, or a .gz inside a zip), uncompressed."""
+    if archive.suffix == ".zip":
+        with zipfile.ZipFile(archive) as zf, zf.open(member) as inner, gzip.GzipFile(fileobj=inner) as fh:
+            return digest(fh)
+    with gzip.open(archive, "rb") as fh:
+        return digest(fh)
 
 
 def _load_cache(raw: Path) -> dict:
@@ -80,44 +75,76 @@ def _load_cache(raw: Path) -> dict:
         return {}
 
 
-def verify_checksums(root: str | Path) -> None:
-    """Compare each file's SHA-256 with the official one.
+def _key(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
-    Hashing 55 MB costs a fraction of a second, but every run of a sweep would pay it, so a
+
+def verify_checksums(root: str | Path, data: Dataset = MNIST, sums: Sums | None = None) -> None:
+    """Check each file against its published checksum, or against the published archive it came
+    from (`sums`: the user's own, in place of the published ones for the names it gives).
+
+    Hashing costs a fraction of a second per file, but every run of a sweep would pay it, so a
     good result is remembered beside the files, keyed by size and mtime. A read-only data folder
-    (a shared copy, write bits off) is never written to and gets re-hashed (about 0.2 s).
+    (a shared copy, write bits off) is never written to and gets re-hashed (about 0.2 s for MNIST).
     """
-    raw = raw_dir(root)
+    raw = raw_dir(root, data)
+    known = {**data.sums, **(sums or {})}
     cache = _load_cache(raw)
-    changed = False
-    for name, (_, _, _, official) in FILES.items():
-        path = raw / name
-        stat = path.stat()
-        key = f"{stat.st_size}:{stat.st_mtime_ns}"
-        if cache.get(name) == key:
-            continue
-        if _sha256(path) != official:
-            raise UserError(
-                f"MNIST file {path} is corrupt: its SHA-256 differs from the official file's.\n"
-                "Fix: replace it with the official file (delete it and run with "
-                "data.download=true, or copy a good one)."
-            )
-        cache[name] = key
-        changed = True
-    if changed and raw.stat().st_mode & 0o222:  # a read-only (shared) copy is left untouched
+    before = dict(cache)
+    for name in data.files:
+        if cache.get(name) != _key(raw / name):
+            _verify(raw, name, data, known, cache)
+            cache[name] = _key(raw / name)
+    if cache != before and raw.stat().st_mode & 0o222:  # a read-only (shared) copy is left untouched
         try:
             (raw / CHECK_CACHE).write_text(json.dumps(cache))
         except OSError:
             pass
 
 
-def check_header(path: Path) -> tuple[int, int]:
+OWN_FILES = "If these are files of your own, data.verify=false uses them unchecked."
+
+
+def _verify(raw: Path, name: str, data: Dataset, known: Sums, cache: dict) -> None:
+    """One file: its own published sum, else the sum of the archive it comes from and equality
+    with that archive's member; a UserError that names the fix otherwise."""
+    path = raw / name
+    fix = f"Fix: replace it with the official file (delete it and run with data.download=true). {OWN_FILES}"
+    if name in known:
+        if file_digest(path, len(known[name])) != known[name]:
+            raise UserError(
+                f"{data.title} file {path} is corrupt: its SHA-256 differs from the official file's.\n{fix}"
+            )
+        return
+    archive, member = data.archive_of(name) or (None, None)
+    if archive is None or archive not in known or not (raw / archive).is_file():
+        raise UserError(
+            f"{data.title} file {path} cannot be checked: the published checksums are those of the "
+            f"archive {archive}, which is not in {raw}. Fix: keep the archive beside the files (mnist-exp's "
+            "and torchvision's downloads do), or delete the files and run with data.download=true. "
+            + OWN_FILES
+        )
+    if cache.get(archive) != _key(raw / archive):
+        if file_digest(raw / archive, len(known[archive])) != known[archive]:
+            raise UserError(
+                f"{data.title} archive {raw / archive} is corrupt: its checksum differs from the "
+                f"published one.\n{fix}"
+            )
+        cache[archive] = _key(raw / archive)
+    if member_digest(raw / archive, member) != file_digest(path):
+        raise UserError(f"{data.title} file {path} differs from what the published {archive} holds.\n{fix}")
+
+
+def check_header(path: Path, data: Dataset = MNIST) -> tuple[int, int]:
     """Check magic number, dimensions and size from the header alone; return (count, header size).
 
     The item count is read from the header (tests write tiny files); that it agrees with the
     official count is the checksum's job.
     """
-    magic, _, shape, _ = FILES[path.name]
+    magic = data.files[path.name][0]
+    shape = (data.side, data.side) if magic == IMAGES else ()
+    title = f"{data.title} file {path}"
     fix = "Fix: replace it with the official file (or delete it and run with data.download=true)."
     header = 8 + 4 * len(shape)
     try:
@@ -125,59 +152,66 @@ def check_header(path: Path) -> tuple[int, int]:
             head = fh.read(header)
         size = path.stat().st_size
     except OSError as err:
-        raise UserError(f"Cannot read MNIST file {path}: {err.strerror}. {fix}") from None
+        raise UserError(f"Cannot read {title}: {err.strerror}. {fix}") from None
     if len(head) < header:
-        raise UserError(f"MNIST file {path} is truncated ({size} bytes). {fix}")
+        raise UserError(f"{title} is truncated ({size} bytes). {fix}")
     got_magic = int.from_bytes(head[0:4], "big")
     if got_magic != magic:
-        kind = "image" if magic == 2051 else "label"
+        kind = "image" if magic == IMAGES else "label"
         raise UserError(
-            f"MNIST file {path} has magic number {got_magic}, expected {magic}: "
-            f"not an MNIST {kind} file. {fix}"
+            f"{title} has magic number {got_magic}, expected {magic}: not an IDX {kind} file. {fix}"
         )
     count = int.from_bytes(head[4:8], "big")
     dims = tuple(int.from_bytes(head[8 + 4 * i : 12 + 4 * i], "big") for i in range(len(shape)))
     if dims != shape:
-        raise UserError(f"MNIST file {path} holds items of shape {dims}, expected {shape}. {fix}")
+        raise UserError(f"{title} holds items of shape {dims}, expected {shape}. {fix}")
     expected = header + count * int(np.prod(shape, dtype=np.int64))
     if size != expected:
         raise UserError(
-            f"MNIST file {path} is {size} bytes but its header announces {count} items "
+            f"{title} is {size} bytes but its header announces {count} items "
             f"({expected} bytes): truncated or damaged. {fix}"
         )
     return count, header
 
 
-def read_idx(path: Path) -> np.ndarray:
+def read_idx(path: Path, data: Dataset = MNIST) -> np.ndarray:
     """One IDX file as a writable uint8 array, after checking its header against its size."""
-    count, header = check_header(path)
-    shape = FILES[path.name][2]
+    count, header = check_header(path, data)
+    shape = (data.side, data.side) if data.files[path.name][0] == IMAGES else ()
     return np.frombuffer(path.read_bytes(), dtype=np.uint8, offset=header).reshape((count, *shape)).copy()
 
 
-def load_split(root: str | Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, 28, 28) uint8 and labels (N,) int64 of one official split, checked."""
-    raw = raw_dir(root)
-    prefix = "train" if train else "t10k"
-    images = read_idx(raw / f"{prefix}-images-idx3-ubyte")
-    labels = read_idx(raw / f"{prefix}-labels-idx1-ubyte")
+def load_split(root: str | Path, train: bool, data: Dataset = MNIST) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 28, 28) uint8, upright, and labels (N,) int64 from 0 of one official split, checked."""
+    raw = raw_dir(root, data)
+    image_file, label_file = data.train if train else data.test
+    images = read_idx(raw / image_file, data)
+    labels = read_idx(raw / label_file, data).astype(np.int64) - data.label_offset
+    split = "training" if train else "test"
     if len(images) != len(labels):
         raise UserError(
-            f"MNIST {prefix} files in {raw} disagree: {len(images)} images but {len(labels)} "
+            f"{data.title} {split} files in {raw} disagree: {len(images)} images but {len(labels)} "
             "labels. Fix: replace both with the official files."
         )
-    if labels.size and int(labels.max()) > 9:
-        raise UserError(f"MNIST {prefix} labels in {raw} go beyond 9: the file is damaged.")
-    return images, labels.astype(np.int64)
+    if labels.size and not 0 <= int(labels.min()) <= int(labels.max()) < data.num_classes:
+        raise UserError(
+            f"{data.title} {split} labels in {raw} go beyond its {data.num_classes} classes: the file "
+            "is damaged."
+        )
+    if data.transposed:  # EMNIST: stored column by column
+        images = np.ascontiguousarray(images.transpose(0, 2, 1))
+    return images, labels
 
 
-def check_files(root: str | Path, verify: bool = True) -> None:
+def check_files(
+    root: str | Path, verify: bool = True, data: Dataset = MNIST, sums: Sums | None = None
+) -> None:
     """The four files are there, their headers agree with their sizes, and (with `verify`) their
-    SHA-256 sums are the official ones; otherwise a UserError that names the fix."""
-    missing = missing_files(root)
+    checksums are the published ones; otherwise a UserError that names the fix."""
+    missing = missing_files(root, data)
     if missing:
-        raise UserError(missing_message(root, missing))
-    for name in FILES:  # headers first: "truncated" says more than "checksum differs"
-        check_header(raw_dir(root) / name)
+        raise UserError(missing_message(root, missing, data))
+    for name in data.files:  # headers first: "truncated" says more than "checksum differs"
+        check_header(raw_dir(root, data) / name, data)
     if verify:
-        verify_checksums(root)
+        verify_checksums(root, data, sums)

@@ -16,7 +16,7 @@ from pytorch_lightning.strategies import SingleDeviceStrategy
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from mnist_exp.core.ckpt_schema import TRAIN_METRICS, CheckpointRecord
+from mnist_exp.core.ckpt_schema import TRAIN_METRICS, CheckpointRecord, default_classes
 from mnist_exp.core.data import Batch, Steps
 from mnist_exp.core.errors import Diverged
 from mnist_exp.core.metrics import BestValue, LossMean
@@ -121,6 +121,20 @@ class MNISTClassifier(pl.LightningModule):
         model.hparams["net_config"] = record.net_config
         model.load_state_dict(record.state_dict)
         return model.eval()
+
+    def setup(self, stage: str) -> None:
+        """A fit records the data's class names (its `classes`, in label order) in the
+        hyperparameters, so every checkpoint names its outputs for eval, predict and the figures.
+        Evaluation keeps the names the checkpoint has."""
+        classes = getattr(getattr(self.trainer, "datamodule", None), "classes", None)
+        if stage == "fit" and classes is not None and isinstance(self.hparams.get("data_config"), dict):
+            self.hparams["data_config"]["classes"] = [str(c) for c in classes]
+
+    @property
+    def class_names(self) -> list[str]:
+        """The name of each output (digits for a model that records none)."""
+        names = (self.hparams.get("data_config") or {}).get("classes")
+        return [str(c) for c in names] if names else default_classes(self.hparams.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -35,6 +35,12 @@ NOT_THE_EXPERIMENT = (
 NOT_IN_NAME = (*NOT_THE_EXPERIMENT, "trainer.limit_", "trainer.enable_", "callbacks.", "debug")
 
 
+def is_replicate(key: str) -> bool:
+    """A key whose values repeat one configuration (its seed, its cross-validation fold): a sweep's
+    report folds them into a mean and a confidence interval per configuration."""
+    return key.rsplit(".", 1)[-1] == "seed" or key == "data.fold"
+
+
 def is_location(key: str) -> bool:
     """Where a run reads or writes (paths, folders, checkpoints), as opposed to what it does: left
     out of trackers' params and of what a comparison says differs (MLflow's tag run_dir has it)."""

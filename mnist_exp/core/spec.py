@@ -21,7 +21,6 @@ PRECISIONS = (
     "16-true",
 )
 STORAGES = ("uint8", "float32")  # data.storage
-TRAIN_IMAGES = 60_000  # MNIST's official training split
 # experiment preset -> (model, test accuracy reported by the seed document, %)
 REPORTED = {"seed_lenet": ("LeNet-5", 98.6), "seed_mlp": ("MLP", 93.5)}
 # what a sweep report can sort by

@@ -201,12 +201,15 @@ class TestReport(pl.Callback):
     """After testing: `confusion_matrix.png` (counts and normalized) and `mistakes.png` (up to 64
     misclassified test images with true/predicted label), both also in TensorBoard."""
 
-    def __init__(self, dirpath: str, max_mistakes: int = 64, num_classes: int = 10) -> None:
+    def __init__(self, dirpath: str, max_mistakes: int = 64) -> None:
         self.dirpath = Path(dirpath)
         self.max_mistakes = max_mistakes
-        self.num_classes = num_classes
 
     def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """The classes are the model's: its outputs, named as its data named them."""
+        names = getattr(pl_module, "class_names", None)
+        self.classes = list(names) if names else [str(i) for i in range(pl_module.hparams.num_classes)]
+        self.num_classes = len(self.classes)
         self.confusion = torch.zeros(self.num_classes, self.num_classes, dtype=torch.long)
         self.mistakes: list[tuple] = []
 
@@ -229,9 +232,9 @@ class TestReport(pl.Callback):
             return
         self.dirpath.mkdir(parents=True, exist_ok=True)
         step = trainer.global_step
-        figure = confusion_figure(self.confusion)
+        figure = confusion_figure(self.confusion, self.classes)
         publish(trainer, figure, self.dirpath / "confusion_matrix.png", "test/confusion_matrix", step)
-        figure = mistakes_figure(self.mistakes)
+        figure = mistakes_figure(self.mistakes, self.classes)
         publish(trainer, figure, self.dirpath / "mistakes.png", "test/mistakes", step)
 
 

@@ -102,17 +102,30 @@ def feature_grid_figure(acts, labels: Sequence[int], layer: str) -> Figure:
     return fig
 
 
-def confusion_figure(confusion) -> Figure:
-    """10x10 confusion matrix as counts and row-normalized, side by side."""
+def drawable(name: str) -> str:
+    """A class name as matplotlib's bundled font can draw it: KMNIST's "お (o)" keeps its
+    romanization (DejaVu Sans has no kana; text outputs keep the hiragana)."""
+    if name.isascii():
+        return name
+    inner = name[name.find("(") + 1 : name.rfind(")")] if "(" in name else ""
+    return inner if inner.isascii() and inner else name.encode("ascii", "replace").decode()
+
+
+def confusion_figure(confusion, classes: Sequence[str] | None = None) -> Figure:
+    """The confusion matrix as counts and row-normalized, side by side, its axes named by class
+    (the counts written in the cells up to 20 classes; beyond, the colours say it)."""
     counts = confusion.numpy()
+    n = len(counts)
+    names = [drawable(c) for c in classes] if classes else [str(i) for i in range(n)]
     normalized = counts / counts.sum(axis=1, keepdims=True).clip(min=1)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5.5))
+    size = max(5.5, 0.25 * n + 2)
+    fig, axes = plt.subplots(1, 2, figsize=(2.2 * size, size))
     for ax, data, title, fmt in (
         (axes[0], counts, "Confusion matrix (counts)", "{:d}"),
         (axes[1], normalized, "Confusion matrix (normalized by true label)", "{:.2f}"),
     ):
         ax.imshow(data, cmap="Blues")
-        for (i, j), value in _cells(data):
+        for (i, j), value in _cells(data) if n <= 20 else ():
             ax.text(
                 j,
                 i,
@@ -125,8 +138,8 @@ def confusion_figure(confusion) -> Figure:
         ax.set_title(title)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        ax.set_xticks(range(len(data)))
-        ax.set_yticks(range(len(data)))
+        ax.set_xticks(range(n), names, rotation=90 if max(map(len, names)) > 2 else 0, fontsize=7)
+        ax.set_yticks(range(n), names, fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -137,7 +150,7 @@ def _cells(data):
             yield (i, j), (int(data[i, j]) if data.dtype.kind in "iu" else float(data[i, j]))
 
 
-def mistakes_figure(mistakes: Sequence[tuple]) -> Figure:
+def mistakes_figure(mistakes: Sequence[tuple], classes: Sequence[str] | None = None) -> Figure:
     """Up to 64 misclassified test images, 8 per row, each titled 'true t / pred p'. Drawn as one
     image with a line of text above each digit (not one axes per image: 64 axes and their layout
     took over a second)."""
@@ -147,10 +160,17 @@ def mistakes_figure(mistakes: Sequence[tuple]) -> Figure:
     grid = np.full((rows * cell_h, cols * cell_w), np.nan)
     fig = plt.figure(figsize=(cols * 1.2, rows * 1.35 + 0.3))
     ax = fig.add_axes((0.01, 0.01, 0.98, 0.98 - 0.3 / (rows * 1.35 + 0.3)))
+
+    def name(label: int) -> str:
+        return drawable(classes[label])[:11] if classes else str(label)
+
     for k, (image, true, pred) in enumerate(mistakes):
         y, x = (k // cols) * cell_h + top, (k % cols) * cell_w + 3
         grid[y : y + height, x : x + width] = np.asarray(image, dtype=float)
-        ax.text(x + width / 2, y - 2, f"true {true} / pred {pred}", ha="center", va="bottom", fontsize=6)
+        text = f"true {name(true)} / pred {name(pred)}"
+        if len(text) > 20:  # clothing's names: one per line
+            text = f"true {name(true)}\npred {name(pred)}"
+        ax.text(x + width / 2, y - 2, text, ha="center", va="bottom", fontsize=6 if len(text) <= 20 else 5)
     ax.imshow(grid, cmap=plt.get_cmap("gray").with_extremes(bad="white"), interpolation="nearest")
     ax.axis("off")
     fig.suptitle(f"{len(mistakes)} misclassified test images", fontsize=9)

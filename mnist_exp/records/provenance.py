@@ -20,11 +20,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import mnist_exp
-from mnist_exp.core.idx import FILES
+from mnist_exp.core.datasets import preset
 
 FILE = "provenance.json"
 PATCH = "provenance.patch"
@@ -110,11 +111,21 @@ def _command() -> list[str]:
     return [re.sub(r"(://[^/:@\s]+):[^@/\s]+@", r"\1:***@", word) for word in sys.argv]
 
 
-def data_record(root: str | Path, verified: bool) -> dict[str, Any]:
-    """Where MNIST was read, and its files' SHA-256 (the official ones, checked at load)."""
-    folder = Path(root).expanduser().resolve() / "MNIST" / "raw"
-    sums = {name: spec[3] for name, spec in FILES.items()} if verified else None
-    return {"folder": str(folder), "sha256_verified": verified, "sha256": sums}
+def data_record(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Which dataset was read and where, and the checksums its files were checked against at load
+    (`data`: the data config): MNIST's files' own SHA-256, the published archives' MD5 for the rest
+    of the family, or the user's `data.checksums` in their place."""
+    kind = preset(str(data.get("dataset", "mnist")))
+    verified = bool(data.get("verify"))
+    folder = Path(str(data["root"])).expanduser().resolve() / kind.folder / "raw"
+    sums = {**kind.sums, **(data.get("checksums") or {})} if verified else None
+    return {
+        "dataset": kind.name,
+        "folder": str(folder),
+        "sha256_verified": verified,
+        "sha256": sums if sums and all(len(v) == 64 for v in sums.values()) else None,
+        "checksums": sums,
+    }
 
 
 @functools.cache

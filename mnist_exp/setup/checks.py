@@ -1,4 +1,4 @@
-"""Checks of what a run will read or open (MNIST's files, a logger's package and store), done
+"""Checks of what a run will read or open (the dataset's files, a logger's package and store), done
 before a run folder exists (torch-free)."""
 
 from __future__ import annotations
@@ -8,30 +8,54 @@ import importlib.util
 import os
 import sqlite3
 import tempfile
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from mnist_exp.core import idx
+from mnist_exp.core.datasets import PRESETS, preset
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.stores import sqlite_path
 from mnist_exp.core.targets import MLFLOW_RUN, WANDB_RUN, names
 
 
 def data_needs_download(data: DictConfig) -> bool:
-    """True when MNIST is missing and `data.download` may fetch it (the data module then does);
-    otherwise the files must be there and intact, or a UserError names the fix."""
+    """True when the dataset's files are missing and `data.download` may fetch them (the data module
+    then does); otherwise they must be there and intact, or a UserError names the fix."""
+    kind = preset(str(data.get("dataset", "mnist")))
     root = Path(str(data.root)).expanduser()
     if root.exists() and not root.is_dir():
         raise UserError(
             f"data.root={data.root} is a file, not a folder. Fix: data.root=<the folder that holds "
-            "MNIST/raw/> (or an empty folder to download MNIST into)."
+            f"{kind.folder}/raw/> (or an empty folder to download {kind.title} into)."
         )
-    if idx.missing_files(data.root) and data.get("download", True):
+    if idx.missing_files(data.root, kind) and data.get("download", True):
         return True
-    idx.check_files(data.root, verify=data.get("verify", True))
+    sums = data.get("checksums")
+    idx.check_files(data.root, data.get("verify", True), kind, dict(sums) if sums else None)
     return False
+
+
+def check_classes(trained: list[str], data: DictConfig) -> None:
+    """The data's labels must mean what the model's outputs mean: the same class names, in order
+    (an MNIST model on EMNIST digits, yes; on Fashion-MNIST, no)."""
+    kind = preset(str(data.get("dataset", "mnist")))
+    if list(kind.classes) != list(trained):
+        raise UserError(
+            f"The checkpoint's model tells apart {len(trained)} classes ({_few(trained)}); data={kind.name} "
+            f"has {kind.title}'s {kind.num_classes} ({_few(kind.classes)}). Fix: evaluate on the data it was "
+            f"trained on, e.g. data={_preset_of(trained)}."
+        )
+
+
+def _few(names: Sequence[str]) -> str:
+    return ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+
+
+def _preset_of(classes: list[str]) -> str:
+    return next((p.name for p in PRESETS.values() if list(p.classes) == list(classes)), "<its data>")
 
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")  # Lightning's names, as users type them

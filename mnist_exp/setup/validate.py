@@ -9,6 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.core import spec
+from mnist_exp.core.datasets import PRESETS
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.netconfig import checked_net_config
 
@@ -45,12 +46,6 @@ RULES: list[tuple[str, Callable[[Any], bool], str, str]] = [
     ("data.batch_size", _integer(1), "an integer >= 1", "data.batch_size=128"),
     ("data.eval_batch_size", _integer(1), "an integer >= 1", "data.eval_batch_size=1000"),
     ("data.steps_per_call", _integer(1), "an integer >= 1", "data.steps_per_call=1"),
-    (
-        "data.val_size",
-        _integer(0, spec.TRAIN_IMAGES - 1),
-        f"an integer between 0 and {spec.TRAIN_IMAGES - 1} (MNIST has 60,000 training images)",
-        "data.val_size=5000, or 0 to validate on the test set as the seed does",
-    ),
     ("data.mean", _number, "a finite number", "data.mean=0.5"),
     ("data.std", lambda v: _number(v) and v > 0, "a finite number > 0", "data.std=1.0"),
     ("data.pad", _integer(0), "an integer >= 0", "data.pad=2"),
@@ -68,9 +63,13 @@ RULES: list[tuple[str, Callable[[Any], bool], str, str]] = [
         "module.max_loss=100",
     ),
     ("model.hidden", _integer(1), "an integer >= 1", "model.hidden=300"),
-    # fewer outputs than MNIST has classes: a label of 8 would crash the loss (IndexError) mid-run
-    ("model.num_classes", _integer(10), "an integer >= 10 (MNIST's digits 0-9)", "model.num_classes=10"),
-    ("module.num_classes", _integer(10), "an integer >= 10 (MNIST's digits 0-9)", "module.num_classes=10"),
+    (
+        "data.folds",
+        lambda v: v is None or _integer(2, 1000)(v),
+        "null or an integer from 2 to 1000",
+        "data.folds=5",
+    ),
+    ("data.fold", _integer(0), "an integer >= 0", "data.fold=0"),
     ("seed", lambda v: v is None or _integer(0, 2**32 - 1)(v), "an integer from 0 to 2**32-1", "seed=0"),
     (
         "data.mirrors",
@@ -81,6 +80,7 @@ RULES: list[tuple[str, Callable[[Any], bool], str, str]] = [
 ]
 # key, allowed names
 CHOICES: list[tuple[str, tuple[str, ...]]] = [
+    ("data.dataset", tuple(PRESETS)),
     ("model.activation", spec.ACTIVATIONS),
     ("data.loader", spec.LOADERS),
     ("data.storage", spec.STORAGES),
@@ -100,8 +100,75 @@ def validate(cfg: DictConfig) -> None:
         value = OmegaConf.select(cfg, key, default=_ABSENT)
         if value is not _ABSENT and (str(value) if type(value) is int else value) not in names:
             raise UserError(f"{key} '{value}' is unknown. Fix: one of {', '.join(names)}.")
+    check_data(cfg)
     _check_input_size(cfg)
     model_config(cfg)
+
+
+def check_data(cfg: DictConfig) -> None:
+    """The values that depend on which dataset it is: its number of classes (a label beyond the
+    model's outputs would crash the loss mid-run), its training images, its files."""
+    name = OmegaConf.select(cfg, "data.dataset", default=None)
+    if name not in PRESETS:
+        return
+    data = PRESETS[name]
+    if OmegaConf.select(cfg, "data.num_classes", default=data.num_classes) != data.num_classes:
+        raise UserError(
+            f"data.num_classes={cfg.data.num_classes}, but {data.title} has {data.num_classes} classes. "
+            f"Fix: data.num_classes={data.num_classes} (data={name} sets it)."
+        )
+    for key in ("model.num_classes", "module.num_classes"):
+        value = OmegaConf.select(cfg, key, default=data.num_classes)
+        if not _integer(data.num_classes)(value):
+            raise UserError(
+                f"{key} must be an integer >= {data.num_classes} ({data.title}'s classes), got {value!r}. "
+                f"Fix: {key}={data.num_classes}, or leave it to the data (${{data.num_classes}})."
+            )
+    train = data.counts[0]
+    val_size = OmegaConf.select(cfg, "data.val_size", default=0)
+    if not _integer(0, train - 1)(val_size):
+        raise UserError(
+            f"data.val_size must be an integer between 0 and {train - 1} ({data.title} has {train:,} "
+            f"training images), got {val_size!r}. Fix: e.g. data.val_size=5000, or 0 to validate on the "
+            "test set as the seed does."
+        )
+    _check_folds(cfg)
+    _check_checksums(cfg, data)
+    if OmegaConf.select(cfg, "data.loader", default="tensor") == "torchvision" and name != "mnist":
+        raise UserError(
+            f"data.loader=torchvision is the seed's reference pipeline for MNIST; {data.title} loads "
+            "through the in-memory tensors only. Fix: data.loader=tensor."
+        )
+
+
+def _check_folds(cfg: DictConfig) -> None:
+    folds, fold = OmegaConf.select(cfg, "data.folds"), OmegaConf.select(cfg, "data.fold", default=0)
+    if folds is not None and not fold < folds:
+        raise UserError(
+            f"data.fold={fold} names no fold of data.folds={folds}. Fix: data.fold from 0 to {folds - 1} "
+            f"(a sweep: -m data.fold='range({folds})')."
+        )
+    if folds is not None and OmegaConf.select(cfg, "data.val_size") == 0:
+        raise UserError(
+            "data.folds validates on a fold of the training images, and data.val_size=0 asks to validate "
+            "on the test set. Fix: leave data.val_size as it is (with data.folds it is unused)."
+        )
+
+
+def _check_checksums(cfg: DictConfig, data: Any) -> None:
+    sums = OmegaConf.select(cfg, "data.checksums")
+    if sums is None:
+        return
+    known = (*data.files, *data.archives)
+    good = isinstance(sums, DictConfig) and all(
+        k in known and isinstance(v, str) and len(v) in (32, 64) and all(c in "0123456789abcdef" for c in v)
+        for k, v in sums.items()
+    )
+    if not good:
+        raise UserError(
+            f"data.checksums must map {data.title}'s files ({', '.join(known)}) to SHA-256 (64) or MD5 (32) "
+            f"lowercase hex digits, got {sums!r}. Fix: e.g. data.checksums={{{next(iter(known))}:<sha256>}}."
+        )
 
 
 def model_config(cfg: DictConfig) -> dict[str, Any] | None:

@@ -1,5 +1,5 @@
-"""Seeds folded: a sweep's jobs grouped by every swept key except `seed`, one row per
-configuration with n, mean ± std, a 95% confidence interval, the rank, and whether it is
+"""Seeds folded: a sweep's jobs grouped by every swept key except `seed` and `data.fold`, one row
+per configuration with n, mean ± std, a 95% confidence interval, the rank, and whether it is
 statistically tied with the best (Welch's t-test, p > 0.05). Written to summary.csv."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mnist_exp.core.overrides import override_pairs
+from mnist_exp.core.overrides import is_replicate, override_pairs
 from mnist_exp.core.spec import REPORTED, lower_is_better, metric_scale
 from mnist_exp.records.stats import describe, welch_p
 from mnist_exp.records.tables import markdown_table, percent
@@ -41,7 +41,7 @@ def varying(jobs: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
 
 
 def configuration(job: dict[str, Any], keys: Sequence[str]) -> str:
-    """A job's configuration: its values of the swept keys other than the seed."""
+    """A job's configuration: its values of the swept keys other than the seed and the fold."""
     pairs = override_pairs(job["overrides"])
     return ",".join(f"{k.rsplit('.', 1)[-1]}={pairs.get(k, '')}" for k in keys) or "all"
 
@@ -61,7 +61,7 @@ def reported(members: Sequence[dict[str, Any]]) -> float | None:
 
 def fold(jobs: Sequence[dict[str, Any]], varying: Sequence[str], metric: str) -> list[dict[str, Any]]:
     """One row per configuration over its finished (ok) jobs, ranked by the mean of `metric`."""
-    keys = [k for k in varying if k.rsplit(".", 1)[-1] != "seed"]
+    keys = [k for k in varying if not is_replicate(k)]
     groups: dict[str, list[dict[str, Any]]] = {}
     for job in jobs:
         groups.setdefault(configuration(job, keys), []).append(job)
@@ -153,8 +153,9 @@ def markdown(rows: Sequence[dict[str, Any]], metric: str) -> str:
         else f"No other configuration is tied with it (Welch's t-test, p > {ALPHA})."
     )
     return (
-        f"## Configurations (seeds folded)\n\nBest: **{best}**. {verdict}\n\n"
+        f"## Configurations (seeds and folds folded)\n\nBest: **{best}**. {verdict}\n\n"
         f"{markdown_table(table_header(metric, reported_columns), table)}\n"
-        "n counts the seeds that finished; the 95% confidence interval of the mean uses Student's t "
-        "with n-1 degrees of freedom.\n" + (_reported_note() if reported_columns else "")
+        "n counts the jobs that finished (seeds, cross-validation folds); the 95% confidence interval "
+        "of the mean uses Student's t with n-1 degrees of freedom.\n"
+        + (_reported_note() if reported_columns else "")
     )

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mnist_exp.core.errors import UserError
+from mnist_exp.core.overrides import is_replicate
 from mnist_exp.core.spec import REPORT_METRICS, REPORTED, lower_is_better, metric_scale
 from mnist_exp.pipelines.report.figures import curves, heatmap
 from mnist_exp.pipelines.report.summary import (
@@ -152,8 +153,8 @@ def write_report(
     swept = list(varying(jobs))
     configurations = fold(jobs, swept, metric)
     write_summary(configurations, out / "summary.csv")
-    keys = [k for k in swept if k.rsplit(".", 1)[-1] != "seed"]
-    seeds = len(keys) < len(swept)  # seeds were swept: fold them
+    keys = [k for k in swept if not is_replicate(k)]
+    seeds = len(keys) < len(swept)  # seeds or folds were swept: fold them
     lines = _report_lines(jobs, out, metric)
     if seeds:
         lines[3:3] = [markdown(configurations, metric), "## Jobs\n"]
@@ -224,7 +225,7 @@ def print_configurations(rows: Sequence[dict[str, Any]], metric: str) -> None:
     reported_columns = with_reported(rows)
     titles = table_header(metric, reported_columns)
     drop = {"95% CI", "measured − reported"} | ({"test acc (%)"} if metric == "test/acc" else set())
-    table = Table(title=f"configurations, seeds folded (by {metric}; the CI is in report.md)")
+    table = Table(title=f"configurations, seeds and folds folded (by {metric}; the CI is in report.md)")
     for title in titles:
         if title not in drop:
             table.add_column(title, justify="left" if title == "configuration" else "right")

@@ -31,9 +31,13 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 
 def mnist_like(image: Image.Image) -> np.ndarray:
-    """A picture of one digit -> 28x28 uint8, white digit on black, as MNIST prepared its digits."""
+    """A picture of one digit -> 28x28 uint8, white digit on black, as MNIST prepared its digits.
+    An image that is one already (28x28 grayscale, light on dark: an MNIST-family image as saved
+    from the dataset) passes unchanged, pixel for pixel."""
     gray = np.asarray(image.convert("L"), dtype=np.float32)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if image.mode == "L" and gray.shape == (28, 28) and border.mean() <= 127:
+        return gray.astype(np.uint8)
     if border.mean() > 127:  # dark ink on light paper: invert to MNIST's light-on-dark
         gray = 255 - gray
     gray = gray - np.median(border if border.mean() <= 127 else 255 - border)
@@ -111,6 +115,7 @@ def predict(cfg: DictConfig) -> tuple[list[dict], list[tuple[Path, str]]]:
         raise UserError("images must name files or folders. Fix: images='[my7.png,scan.jpg]' or images=dir/")
     model = load_checkpoint(cfg.ckpt_path, trusted_modules(cfg.get("trust")))
     data = model.hparams["data_config"]  # checked numbers (core/ckpt_schema)
+    names = model.class_names
     results, failures = [], []
     for path in expand(list(images)):
         try:
@@ -125,9 +130,11 @@ def predict(cfg: DictConfig) -> tuple[list[dict], list[tuple[Path, str]]]:
         results.append(
             {
                 "file": str(path),
-                "digit": int(top.indices[0]),
+                "label": int(top.indices[0]),
+                "class": names[int(top.indices[0])],
                 "probability": float(top.values[0]),
                 "top3": [(int(i), float(p)) for i, p in zip(top.indices, top.values, strict=True)],
+                "names": [names[int(i)] for i in top.indices],
             }
         )
     return results, failures
@@ -135,11 +142,11 @@ def predict(cfg: DictConfig) -> tuple[list[dict], list[tuple[Path, str]]]:
 
 def show(results: list[dict], failures: list[tuple[Path, str]]) -> None:
     """The table on the terminal, and one log line per image (predict.log)."""
-    table = Table("file", "predicted digit", "probability", "top-3")
+    table = Table("file", "predicted", "probability", "top-3")
     for r in results:
-        top3 = ", ".join(f"{d} ({p:.2f})" for d, p in r["top3"])
-        table.add_row(r["file"], str(r["digit"]), f"{r['probability']:.3f}", top3)
-        log.info("%s: %d (p=%.3f; top-3 %s)", r["file"], r["digit"], r["probability"], top3)
+        top3 = ", ".join(f"{n} ({p:.2f})" for n, (_, p) in zip(r["names"], r["top3"], strict=True))
+        table.add_row(r["file"], r["class"], f"{r['probability']:.3f}", top3)
+        log.info("%s: %s (p=%.3f; top-3 %s)", r["file"], r["class"], r["probability"], top3)
     longest = max((len(r["file"]) for r in results), default=0)
     Console(width=max(100, longest + 70)).print(table)  # full file names, never folded
     for path, reason in failures:
@@ -147,12 +154,13 @@ def show(results: list[dict], failures: list[tuple[Path, str]]) -> None:
 
 
 def write_csv(results: list[dict], failures: list[tuple[Path, str]], path: Path) -> None:
-    """predictions.csv: one row per image; an unreadable image has its reason and no digit."""
+    """predictions.csv: one row per image (the predicted label, its class name; top3 as label:p);
+    an unreadable image has its reason and no prediction."""
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["file", "digit", "probability", "top3", "error"])
+        writer.writerow(["file", "label", "class", "probability", "top3", "error"])
         for r in results:
             top3 = " ".join(f"{d}:{p:.4f}" for d, p in r["top3"])
-            writer.writerow([r["file"], r["digit"], f"{r['probability']:.6f}", top3, ""])
+            writer.writerow([r["file"], r["label"], r["class"], f"{r['probability']:.6f}", top3, ""])
         for file, reason in failures:
-            writer.writerow([str(file), "", "", "", reason])
+            writer.writerow([str(file), "", "", "", "", reason])

@@ -158,7 +158,7 @@ def _stages(
         for lg in loggers:
             lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
         log_hparams(loggers, cfg, hydra_overrides())
-        data = data_record(cfg.data.root, bool(cfg.data.get("verify"))) if cfg.data.get("root") else {}
+        data = data_record(cfg.data) if cfg.data.get("root") else {}
         record_provenance(output_dir, trainer, data, Path(cfg.paths.log_dir), loggers)
     metrics: dict[str, float] = {}
     with recorded(status, trainer, "setup", output_dir):
