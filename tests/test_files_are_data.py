@@ -644,7 +644,7 @@ def test_a_picture_too_large_to_be_a_digit_is_refused_before_decoding(tmp_path: 
     """A decompression bomb: a small file that would decode to 36 megapixels."""
     from PIL import Image
 
-    from mnist_exp.pipelines.run.predict import MAX_PIXELS, load_image
+    from mnist_exp.core.images import MAX_PIXELS, load_image
 
     Image.new("L", (6000, 6000)).save(tmp_path / "bomb.png")
     assert (tmp_path / "bomb.png").stat().st_size < 200_000 and 6000 * 6000 > MAX_PIXELS

@@ -213,7 +213,7 @@ def test_an_empty_data_root_is_left_as_it_was(tmp_path: Path) -> None:
 
 
 def test_transparent_and_animated_pictures(runs, tmp_path: Path) -> None:
-    from mnist_exp.pipelines.run.predict import load_image
+    from mnist_exp.core.images import load_image
 
     stroke = np.zeros((60, 60, 4), np.uint8)
     stroke[10:50, 27:33, 3] = 255  # a black "1" drawn on a transparent background: alpha only

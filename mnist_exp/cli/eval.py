@@ -27,7 +27,7 @@ def check(cfg: DictConfig) -> None:
     validate(cfg)
     refuse_used_folder(cfg)
     check_accelerator(cfg.trainer)
-    data_needs_download(cfg.data)
+    data_needs_download(cfg.data, count_classes=False)  # eval: the checkpoint's classes count
     checkpoint_file(cfg.ckpt_path)  # a wrong path refused before torch is imported
     from mnist_exp.core.checkpoint import load_checkpoint  # torch: the config is good by now
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -331,6 +332,11 @@ class MNISTDataModule(pl.LightningDataModule):
         else:
             self._setup_torchvision()
 
+    def split(self, train: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The training (or test) images, (N, 28, 28) uint8 upright, and their labels from 0: the
+        one thing a data kind that shares this tensor path provides (core/folder_data)."""
+        return idx.load_split(self.root, train=train, data=self.data)
+
     def _device(self) -> torch.device:
         trainer = self.trainer
         return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
@@ -345,11 +351,11 @@ class MNISTDataModule(pl.LightningDataModule):
                 return (F.pad(x, (p, p, p, p), value=0) if p else x).contiguous().to(device)
             return normalize(images, self.pad, self.mean, self.std).to(device)
 
-        test_x, test_y = map(torch.from_numpy, idx.load_split(self.root, train=False, data=self.data))
+        test_x, test_y = map(torch.from_numpy, self.split(train=False))
         if test_only:
             self._sets["test"] = (prepared(test_x), test_y.to(device))
             return
-        train_x, train_y = map(torch.from_numpy, idx.load_split(self.root, train=True, data=self.data))
+        train_x, train_y = map(torch.from_numpy, self.split(train=True))
         train_idx, val_idx = self._split_indices(train_y)
         # split while still uint8, so the full float training set never exists twice
         self._sets["train"] = (prepared(train_x[train_idx]), train_y[train_idx].to(device))

@@ -169,6 +169,8 @@ EMNIST_BALANCED = _emnist(
 EMNIST_LETTERS = _emnist("letters", (124_800, 20_800), tuple(string.ascii_lowercase), offset=1)
 EMNIST_DIGITS = _emnist("digits", (240_000, 40_000), DIGITS)
 
+FOLDER = "folder"  # data=folder: a folder of the user's own images (core/folder), no preset
+MAX_FOLDER_CLASSES = 1000  # more class folders than this is not a folder of labelled images
 PRESETS: dict[str, Dataset] = {
     d.name: d for d in (MNIST, FASHION_MNIST, KMNIST, EMNIST_BALANCED, EMNIST_LETTERS, EMNIST_DIGITS)
 }

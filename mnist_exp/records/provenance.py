@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import mnist_exp
-from mnist_exp.core.datasets import preset
+from mnist_exp.core.datasets import FOLDER, preset
 
 FILE = "provenance.json"
 PATCH = "provenance.patch"
@@ -115,6 +115,15 @@ def data_record(data: Mapping[str, Any]) -> dict[str, Any]:
     """Which dataset was read and where, and the checksums its files were checked against at load
     (`data`: the data config): MNIST's files' own SHA-256, the published archives' MD5 for the rest
     of the family, or the user's `data.checksums` in their place."""
+    if data.get("dataset") == FOLDER:  # the user's images: where they are (a digest is in the log)
+        folder = str(Path(str(data["root"])).expanduser().resolve())
+        return {
+            "dataset": FOLDER,
+            "folder": folder,
+            "sha256_verified": False,
+            "sha256": None,
+            "checksums": None,
+        }
     kind = preset(str(data.get("dataset", "mnist")))
     verified = bool(data.get("verify"))
     folder = Path(str(data["root"])).expanduser().resolve() / kind.folder / "raw"

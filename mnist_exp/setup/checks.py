@@ -12,18 +12,21 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.core import idx
-from mnist_exp.core.datasets import PRESETS, preset
+from mnist_exp.core.datasets import FOLDER, PRESETS, preset
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.stores import sqlite_path
 from mnist_exp.core.targets import MLFLOW_RUN, WANDB_RUN, names
 
 
-def data_needs_download(data: DictConfig) -> bool:
+def data_needs_download(data: DictConfig, count_classes: bool = True) -> bool:
     """True when the dataset's files are missing and `data.download` may fetch them (the data module
     then does); otherwise they must be there and intact, or a UserError names the fix."""
+    if data.get("dataset") == FOLDER:
+        check_folder(data, count_classes)
+        return False
     kind = preset(str(data.get("dataset", "mnist")))
     root = Path(str(data.root)).expanduser()
     if root.exists() and not root.is_dir():
@@ -38,9 +41,35 @@ def data_needs_download(data: DictConfig) -> bool:
     return False
 
 
+def check_folder(data: DictConfig, count: bool = True) -> list[str]:
+    """A folder of the user's images: named, readable, decoded (and cached) before a run folder
+    exists, with (`count`: to train) as many classes as the models are given; its class names."""
+    from mnist_exp.core import folder  # Pillow: only for a folder of images (start-up stays fast)
+
+    if OmegaConf.is_missing(data, "root"):
+        raise UserError("data=folder needs the folder: data.root=<a folder with one subfolder per class>.")
+    images = folder.load(data.root)
+    expected = data.get("num_classes") if count else None
+    if expected is not None and expected != len(images.classes):
+        raise UserError(
+            f"data.root={data.root} has {len(images.classes)} class folders ({_few(images.classes)}), but "
+            f"data.num_classes={expected}. Fix: data.num_classes={len(images.classes)}."
+        )
+    return list(images.classes)
+
+
 def check_classes(trained: list[str], data: DictConfig) -> None:
     """The data's labels must mean what the model's outputs mean: the same class names, in order
-    (an MNIST model on EMNIST digits, yes; on Fashion-MNIST, no)."""
+    (an MNIST model on EMNIST digits, yes; on Fashion-MNIST, no); a folder's classes must each be
+    one of the model's (a folder of 3s and 7s, yes)."""
+    if data.get("dataset") == FOLDER:
+        unknown = [name for name in check_folder(data, count=False) if name not in trained]
+        if unknown:
+            raise UserError(
+                f"data.root={data.root} has a class folder {unknown[0]!r} that the checkpoint's model does "
+                f"not know (its classes: {_few(trained)}). Fix: evaluate on folders named by its classes."
+            )
+        return
     kind = preset(str(data.get("dataset", "mnist")))
     if list(kind.classes) != list(trained):
         raise UserError(

@@ -9,7 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.core import spec
-from mnist_exp.core.datasets import PRESETS
+from mnist_exp.core.datasets import FOLDER, MAX_FOLDER_CLASSES, PRESETS
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.netconfig import checked_net_config
 
@@ -80,7 +80,7 @@ RULES: list[tuple[str, Callable[[Any], bool], str, str]] = [
 ]
 # key, allowed names
 CHOICES: list[tuple[str, tuple[str, ...]]] = [
-    ("data.dataset", tuple(PRESETS)),
+    ("data.dataset", (*PRESETS, FOLDER)),
     ("model.activation", spec.ACTIVATIONS),
     ("data.loader", spec.LOADERS),
     ("data.storage", spec.STORAGES),
@@ -109,6 +109,8 @@ def check_data(cfg: DictConfig) -> None:
     """The values that depend on which dataset it is: its number of classes (a label beyond the
     model's outputs would crash the loss mid-run), its training images, its files."""
     name = OmegaConf.select(cfg, "data.dataset", default=None)
+    if name == FOLDER:
+        _check_folder_sizes(cfg)
     if name not in PRESETS:
         return
     data = PRESETS[name]
@@ -138,6 +140,25 @@ def check_data(cfg: DictConfig) -> None:
         raise UserError(
             f"data.loader=torchvision is the seed's reference pipeline for MNIST; {data.title} loads "
             "through the in-memory tensors only. Fix: data.loader=tensor."
+        )
+
+
+def _check_folder_sizes(cfg: DictConfig) -> None:
+    """A folder's sizes: a fraction below 1 or a count from 1 (its image count is known once read)."""
+    for key in ("data.val_size", "data.test_size"):
+        value = OmegaConf.select(cfg, key, default=0.1)
+        if not (_number(value) and (0 < value < 1 or (value >= 1 and float(value).is_integer()))):
+            raise UserError(
+                f"{key} must be a fraction between 0 and 1 or a whole count, got {value!r}. "
+                f"Fix: e.g. {key}=0.1."
+            )
+    if OmegaConf.select(cfg, "data.loader", default="tensor") != "tensor":
+        raise UserError(
+            "A folder of images loads through the in-memory tensors only. Fix: data.loader=tensor."
+        )
+    if not _integer(2, MAX_FOLDER_CLASSES)(OmegaConf.select(cfg, "data.num_classes", default=10)):
+        raise UserError(
+            f"data.num_classes must be an integer from 2 to {MAX_FOLDER_CLASSES}. Fix: data.num_classes=10."
         )
 
 

@@ -20,7 +20,8 @@ log = logging.getLogger("mnist_exp.eval")
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Test the checkpoint; the data module is the user's, with the checkpoint's pad/mean/std."""
+    """Test the checkpoint; the data module is the user's, with the checkpoint's pad/mean/std (and
+    its class names, for a folder of images)."""
     validate(cfg)
     quiet_lightning()
     torch.utils.deterministic.fill_uninitialized_memory = False
@@ -28,6 +29,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     # the user's data config (root, loader, ...); from the file only its checked pad, mean and std
     transform = {k: model.hparams["data_config"][k] for k in ("pad", "mean", "std")}
     datamodule: pl.LightningDataModule = instantiate(cfg.data, **transform)
+    if hasattr(datamodule, "for_evaluation"):  # a folder of images: labelled as the model's classes
+        datamodule.for_evaluation(model.class_names)
     _say_precision(record, str(cfg.trainer.get("precision", "32-true")))
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
     trainer.test(model, datamodule=datamodule)
