@@ -1,7 +1,9 @@
-"""examples/pytorch_mnist, run as its README says: a user's own project (pytorch/examples' CNN and
-recipe) that uses the installed mnist-exp and never edits it, with tiny limits, through every
-command: a refused pad, train, a 2-job sweep and its re-run, resume from another folder, eval
-(checked against the weights loaded by hand) and predict."""
+"""The worked examples, run as their READMEs say, with tiny limits, through every command: users'
+own projects that use the installed mnist-exp and never edit it. examples/pytorch_mnist
+(pytorch/examples' CNN and recipe): a refused pad, train, a 2-job sweep and its re-run, resume from
+another folder, eval (checked against the weights loaded by hand) and predict.
+examples/own_datamodule (a LightningDataModule of PNG files): refusals, sweep, resume, verify, eval,
+predict."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import importlib.util
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +112,63 @@ def test_the_example_runs_through_every_command(project: Path, tmp_path: Path, m
     assert done.returncode == 0, done.stderr[-2000:]
     (csv,) = (elsewhere / "outputs" / "predict" / "runs").glob("*/predictions.csv")
     assert len(csv.read_text().splitlines()) == 2  # the header and the one picture
+
+
+OWN_DATA = REPO / "examples" / "own_datamodule"
+
+
+@pytest.fixture
+def own_data_project(tmp_path: Path, mnist_root: Path) -> Path:
+    """examples/own_datamodule copied as a user has it, its PNG folder written by its own script."""
+    root = tmp_path / "own data"
+    shutil.copytree(OWN_DATA, root, ignore=shutil.ignore_patterns("outputs", "pngs", "__pycache__"))
+    made = subprocess.run(
+        [sys.executable, "make_pngs.py", "--mnist", str(mnist_root), "--count", "1500"],
+        cwd=root, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr[-2000:]
+    return root
+
+
+@pytest.mark.slow
+def test_the_own_datamodule_example_runs_through_every_command(own_data_project: Path) -> None:
+    """A user's LightningDataModule (per-sample torchvision loading of PNG files), from their config
+    folder: refused plainly when misconfigured, then train, sweep, resume, verify, eval, predict."""
+    project, quick = (
+        own_data_project,
+        ["--config-dir", "conf", "data=pngs", "debug=limit", "callbacks.feature_maps=null"],
+    )
+    done = run_cli("train", "data._target_=pngdigits.PngDigits", cwd=project, pythonpath=project)
+    refused_plainly(
+        done, "instead of data._target_= on data=mnist, whose options such as dataset it does not"
+    )
+    refused_plainly(run_cli("train", *quick, "data.num_classes=5", cwd=project, pythonpath=project), "not 5")
+    assert not (project / "outputs").exists()
+
+    sweep = project / "outputs" / "lr"
+    swept = [*quick, "trainer.max_epochs=1", "optimizer.lr=0.01,0.1", f"hydra.sweep.dir={sweep}"]
+    done = run_cli("train", "-m", *swept, cwd=project, pythonpath=project)
+    assert done.returncode == 0 and "2 jobs: 2 ok" in done.stdout, done.stderr[-2000:]
+    job = sweep / "lr=0.1"
+    done = run_cli("train", f"resume={job}", "trainer.max_epochs=2", cwd=project, pythonpath=project)
+    assert done.returncode == 0, done.stderr[-2000:]
+    saved = torch.load(job / "checkpoints" / "last.ckpt", weights_only=True)["hyper_parameters"][
+        "data_config"
+    ]
+    assert saved == {
+        "dataset": "pngdigits.PngDigits",
+        "pad": 2,
+        "mean": 0.5,
+        "std": 1.0,
+        "classes": list("0123456789"),
+    }
+    done = run_cli("train", f"verify={job}", cwd=project, pythonpath=project)
+    assert done.returncode == 0 and "identical: every epoch and the test" in done.stdout, done.stdout[-2000:]
+
+    ckpt = f"ckpt_path={job / 'checkpoints' / 'last.ckpt'}"
+    done = run_cli("eval", "--config-dir", "conf", "data=pngs", ckpt, cwd=project, pythonpath=project)
+    assert done.returncode == 0 and "test/acc:" in done.stdout, done.stderr[-2000:]
+    done = run_cli("predict", ckpt, "images=pngs/test/7", cwd=project, pythonpath=project)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (table,) = (project / "outputs" / "predict" / "runs").glob("*/predictions.csv")
+    assert len(table.read_text().splitlines()) == 1 + len(list((project / "pngs" / "test" / "7").iterdir()))

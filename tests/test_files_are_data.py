@@ -358,7 +358,13 @@ def test_eval_takes_the_users_data_root_and_the_files_numbers(warm: Path, mnist_
     assert (record.data.pad, record.data.mean, record.data.std) == (2, 0.5, 1.0)
     model = load_checkpoint(warm / "good.ckpt")
     digits = tuple("0123456789")
-    assert dict(model.hparams["data_config"]) == {"pad": 2, "mean": 0.5, "std": 1.0, "classes": digits, "dataset": None}
+    assert dict(model.hparams["data_config"]) == {
+        "pad": 2,
+        "mean": 0.5,
+        "std": 1.0,
+        "classes": digits,
+        "dataset": None,
+    }
     assert type(model.net) is MLP
     for legacy in (REPO / "tests" / "data").glob("legacy_*.ckpt"):  # earlier versions still load
         assert load_checkpoint(legacy).hparams["net_config"]["_target_"].startswith("mnist_exp.core.models.")

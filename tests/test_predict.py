@@ -73,7 +73,11 @@ def test_a_text_file_gets_a_clear_error_and_the_rest_is_predicted(runs, digits, 
     folder = next((tmp_path / "outputs" / "predict" / "runs").iterdir())
     with (folder / "predictions.csv").open() as fh:
         rows = {Path(r["file"]).name: r for r in csv.DictReader(fh)}
-    assert rows["seven.png"]["label"].isdigit() and rows["seven.png"]["class"] == rows["seven.png"]["label"] and rows["seven.png"]["error"] == ""
+    assert (
+        rows["seven.png"]["label"].isdigit()
+        and rows["seven.png"]["class"] == rows["seven.png"]["label"]
+        and rows["seven.png"]["error"] == ""
+    )
     assert rows["notes.png"]["label"] == "" and "not a readable image" in rows["notes.png"]["error"]
     log = (folder / "predict.log").read_text()
     assert "seven.png" in log and "notes.png" in log

@@ -8,7 +8,8 @@ from omegaconf import DictConfig
 from mnist_exp.cli.common import guarded, refuse_used_folder, run_hydra
 from mnist_exp.core.ckpt_file import checkpoint_file
 from mnist_exp.core.netconfig import trusted_modules
-from mnist_exp.setup.checks import check_accelerator, check_classes, data_needs_download
+from mnist_exp.core.targets import own_data
+from mnist_exp.setup.checks import check_accelerator, check_classes, check_own_data, data_needs_download
 from mnist_exp.setup.config import CONF_DIR
 from mnist_exp.setup.validate import validate
 
@@ -28,6 +29,8 @@ def check(cfg: DictConfig) -> None:
     refuse_used_folder(cfg)
     check_accelerator(cfg.trainer)
     data_needs_download(cfg.data, count_classes=False)  # eval: the checkpoint's classes count
+    if not own_data(cfg.data):
+        check_own_data(cfg.data, None)
     checkpoint_file(cfg.ckpt_path)  # a wrong path refused before torch is imported
     from mnist_exp.core.checkpoint import load_checkpoint  # torch: the config is good by now
 

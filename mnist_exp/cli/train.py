@@ -17,8 +17,9 @@ from mnist_exp.cli.common import guarded, run_hydra
 from mnist_exp.core.ckpt_file import checkpoint_file
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.rank_zero import other_rank_process
+from mnist_exp.core.targets import own_data
 from mnist_exp.pipelines.report.rerun_verdict import verify
-from mnist_exp.setup.checks import check_accelerator, data_needs_download
+from mnist_exp.setup.checks import check_accelerator, check_own_data, data_needs_download
 from mnist_exp.setup.config import CONF_DIR
 from mnist_exp.setup.guards import resume_argv, sweep_rerun_argv, used_folder_error
 from mnist_exp.setup.rerun_command import verify_argv
@@ -61,6 +62,8 @@ def check_job(cfg: DictConfig) -> None:
     (`-m trainer.accelerator=cpu,gpu` on a machine without a GPU is refused before any job runs),
     and a model of the user's fits."""
     check_accelerator(cfg.trainer)
+    if not own_data(cfg.data):
+        check_own_data(cfg.data, OmegaConf.select(cfg, "module.num_classes", default=None))
     target = OmegaConf.select(cfg, "model._target_")
     if isinstance(target, str) and not target.startswith("mnist_exp."):
         _check_own_model(cfg)
@@ -87,7 +90,11 @@ def _check_own_model(cfg: DictConfig) -> None:
     from mnist_exp.core.netbuild import build_net, input_error  # torch: the model is the user's
 
     classes = int(OmegaConf.select(cfg, "module.num_classes", default=10))
-    error = input_error(build_net(model_config(cfg)), int(cfg.data.pad), classes)
+    net = build_net(model_config(cfg))
+    pad = OmegaConf.select(cfg, "data.pad", default=None)
+    if not isinstance(pad, int):
+        return  # a data module of the user's: the size of its images is its own
+    error = input_error(net, pad, classes)
     if error:
         raise UserError(error)
 

@@ -66,9 +66,9 @@ class DataTransform:
     """The input transform a model was trained with, and what its outputs name: all eval and
     predict take from a file (`dataset` is a name, never looked up as code)."""
 
-    pad: int
-    mean: float
-    std: float
+    pad: int | None  # None: trained on a data module of the user's that did not say
+    mean: float | None
+    std: float | None
     dataset: str | None = None
     classes: tuple[str, ...] = DIGITS
 
@@ -118,12 +118,13 @@ def _data(value: Any, num_classes: int) -> DataTransform:
     _unknown(value, ("pad", "mean", "std", "dataset", "classes"), "hyper_parameters.data_config")
     where = "hyper_parameters.data_config"
     dataset = value.get("dataset")
-    if dataset is not None and not (isinstance(dataset, str) and re.fullmatch(r"[\w.-]{1,100}", dataset)):
+    if dataset is not None and not (isinstance(dataset, str) and re.fullmatch(r"[\w.-]{1,200}", dataset)):
         raise ValueError(f"{where}.dataset must be a plain name, not {dataset!r}")
+    unsaid = all(value.get(k) is None for k in ("pad", "mean", "std"))
     return DataTransform(
-        _int(value.get("pad"), f"{where}.pad", 0, MAX_PAD),
-        _number(value.get("mean"), f"{where}.mean"),
-        _number(value.get("std"), f"{where}.std", positive=True),
+        None if unsaid else _int(value.get("pad"), f"{where}.pad", 0, MAX_PAD),
+        None if unsaid else _number(value.get("mean"), f"{where}.mean"),
+        None if unsaid else _number(value.get("std"), f"{where}.std", positive=True),
         dataset,
         _classes(value.get("classes"), num_classes, f"{where}.classes"),
     )

@@ -18,7 +18,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from mnist_exp.core.ckpt_schema import TRAIN_METRICS, CheckpointRecord, default_classes
 from mnist_exp.core.data import Batch, Steps
-from mnist_exp.core.errors import Diverged
+from mnist_exp.core.errors import Diverged, UserError
 from mnist_exp.core.metrics import BestValue, LossMean
 from mnist_exp.core.models import model_config
 from mnist_exp.core.netbuild import build_net
@@ -123,12 +123,27 @@ class MNISTClassifier(pl.LightningModule):
         return model.eval()
 
     def setup(self, stage: str) -> None:
-        """A fit records the data's class names (its `classes`, in label order) in the
-        hyperparameters, so every checkpoint names its outputs for eval, predict and the figures.
-        Evaluation keeps the names the checkpoint has."""
-        classes = getattr(getattr(self.trainer, "datamodule", None), "classes", None)
-        if stage == "fit" and classes is not None and isinstance(self.hparams.get("data_config"), dict):
-            self.hparams["data_config"]["classes"] = [str(c) for c in classes]
+        """A fit records what the data module says of its data (docs/your-own-data.md): its class
+        names (`classes`, in label order) and how a 28x28 image becomes an input (`pad`, `mean`,
+        `std`), so every checkpoint names its outputs and predict prepares pictures as training did;
+        a data module of the user's is named by its class. Evaluation keeps what the checkpoint has."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        record = self.hparams.get("data_config")
+        if stage != "fit" or datamodule is None or not isinstance(record, dict):
+            return
+        classes = getattr(datamodule, "classes", None)
+        if classes is not None:
+            if len(classes) != self.hparams.num_classes:
+                raise UserError(
+                    f"{type(datamodule).__name__}.classes names {len(classes)} classes, but the model has "
+                    f"{self.hparams.num_classes} outputs. Fix: data.num_classes={len(classes)}."
+                )
+            record["classes"] = [str(c) for c in classes]
+        for key in ("pad", "mean", "std"):
+            if getattr(datamodule, key, None) is not None:
+                record[key] = getattr(datamodule, key)
+        if record.get("dataset") is None:
+            record["dataset"] = f"{type(datamodule).__module__}.{type(datamodule).__qualname__}"
 
     @property
     def class_names(self) -> list[str]:

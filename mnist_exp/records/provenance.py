@@ -26,6 +26,7 @@ from typing import Any
 
 import mnist_exp
 from mnist_exp.core.datasets import FOLDER, preset
+from mnist_exp.core.targets import own_data
 
 FILE = "provenance.json"
 PATCH = "provenance.patch"
@@ -115,6 +116,13 @@ def data_record(data: Mapping[str, Any]) -> dict[str, Any]:
     """Which dataset was read and where, and the checksums its files were checked against at load
     (`data`: the data config): MNIST's files' own SHA-256, the published archives' MD5 for the rest
     of the family, or the user's `data.checksums` in their place."""
+    if not own_data(data):  # a user's DataModule: its class, as the config names it
+        return {
+            "dataset": str(data.get("_target_")),
+            "folder": None,
+            "sha256_verified": False,
+            "sha256": None,
+        }
     if data.get("dataset") == FOLDER:  # the user's images: where they are (a digest is in the log)
         folder = str(Path(str(data["root"])).expanduser().resolve())
         return {

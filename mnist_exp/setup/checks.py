@@ -18,12 +18,14 @@ from mnist_exp.core import idx
 from mnist_exp.core.datasets import FOLDER, PRESETS, preset
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.stores import sqlite_path
-from mnist_exp.core.targets import MLFLOW_RUN, WANDB_RUN, names
+from mnist_exp.core.targets import MLFLOW_RUN, WANDB_RUN, names, own_data
 
 
 def data_needs_download(data: DictConfig, count_classes: bool = True) -> bool:
     """True when the dataset's files are missing and `data.download` may fetch them (the data module
     then does); otherwise they must be there and intact, or a UserError names the fix."""
+    if not own_data(data):  # a user's DataModule: its files are its own business
+        return False
     if data.get("dataset") == FOLDER:
         check_folder(data, count_classes)
         return False
@@ -58,10 +60,45 @@ def check_folder(data: DictConfig, count: bool = True) -> list[str]:
     return list(images.classes)
 
 
+MNIST_OPTIONS = ("dataset", "root", "pad", "mean", "std", "val_size", "loader", "download", "mirrors")
+
+
+def check_own_data(data: DictConfig, num_classes: int | None) -> None:
+    """A data module of the user's is built once before a run folder exists (its constructor should
+    only take its settings, as Lightning advises), so a config it cannot take, or a folder it cannot
+    find, is refused in one line; its `classes`, if it names them, must fit the model's outputs."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    target = data.get("_target_")
+    try:
+        module = instantiate(data)
+    except InstantiationException as err:
+        cause = err.__cause__ or err
+        reason = f"{type(cause).__name__}: {cause}"
+        kept = [k for k in MNIST_OPTIONS if k in data and f"'{k}'" in str(cause)]
+        fix = (
+            f"give it a config of its own (--config-dir myconf data=mydata, myconf/data/mydata.yaml "
+            f"naming {target}) instead of data._target_= on data=mnist, whose options such as {kept[0]} "
+            "it does not take"
+            if kept
+            else "mend its config (or its constructor)"
+        )
+        raise UserError(f"data: building {target} failed ({reason}). Fix: {fix}.") from None
+    classes = getattr(module, "classes", None)
+    if classes is not None and num_classes is not None and len(classes) != num_classes:
+        raise UserError(
+            f"{target}.classes names {len(classes)} classes, but the model gets num_classes={num_classes}. "
+            f"Fix: data.num_classes={len(classes)} in its config."
+        )
+
+
 def check_classes(trained: list[str], data: DictConfig) -> None:
     """The data's labels must mean what the model's outputs mean: the same class names, in order
     (an MNIST model on EMNIST digits, yes; on Fashion-MNIST, no); a folder's classes must each be
     one of the model's (a folder of 3s and 7s, yes)."""
+    if not own_data(data):
+        return  # a user's DataModule: compared with its `classes` once built (pipelines/run/evaluate)
     if data.get("dataset") == FOLDER:
         unknown = [name for name in check_folder(data, count=False) if name not in trained]
         if unknown:

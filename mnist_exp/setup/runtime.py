@@ -11,7 +11,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_exp.core.targets import OPTUNA_SWEEPER, names
+from mnist_exp.core.targets import OPTUNA_SWEEPER, names, own_data
 from mnist_exp.records.provenance import usable_cpus
 
 
@@ -84,7 +84,8 @@ def steps_per_call(cfg: DictConfig) -> tuple[int, str | None]:
     interval = t.get("val_check_interval")
     checkpoint = OmegaConf.select(cfg, "callbacks.model_checkpoint") or {}
     reasons = {
-        "data.loader=torchvision": cfg.data.get("loader") != "tensor",
+        "a data module of your own": not own_data(cfg.data),
+        "data.loader=torchvision": own_data(cfg.data) and cfg.data.get("loader") != "tensor",
         "gradient clipping": bool(t.get("gradient_clip_val")),
         "gradient accumulation": int(t.get("accumulate_grad_batches") or 1) > 1,
         "fast_dev_run": bool(t.get("fast_dev_run")),

@@ -34,6 +34,12 @@ def predict(cfg: DictConfig) -> tuple[list[dict], list[tuple[Path, str]]]:
         raise UserError("images must name files or folders. Fix: images='[my7.png,scan.jpg]' or images=dir/")
     model = load_checkpoint(cfg.ckpt_path, trusted_modules(cfg.get("trust")))
     data = model.hparams["data_config"]  # checked numbers (core/ckpt_schema)
+    if data.get("pad") is None:
+        raise UserError(
+            f"The checkpoint's model trained on {data.get('dataset') or 'a data module'}, which did not say "
+            "how a picture becomes its input. Fix: give that data module the attributes pad, mean and std "
+            "(MNIST's: 2, 0.5, 1.0) and train again (docs/your-own-data.md)."
+        )
     names = model.class_names
     results, failures = [], []
     for path in expand(list(images)):

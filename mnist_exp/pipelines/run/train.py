@@ -21,7 +21,7 @@ from pytorch_lightning.callbacks import ProgressBar
 from mnist_exp.core.checkpoint import WEIGHTS_ONLY, checkpoint_epoch
 from mnist_exp.core.errors import Interrupted
 from mnist_exp.core.rank_zero import is_rank_zero
-from mnist_exp.core.targets import LR_MONITOR, names
+from mnist_exp.core.targets import LR_MONITOR, names, own_data
 from mnist_exp.pipelines.run.ranks import EndProcessGroup, end_process_group
 from mnist_exp.pipelines.run.stages import Status, in_ranks, recorded
 from mnist_exp.pipelines.run.stopping import CANCEL, SafeStop, StopAfterEpochs, stops_safely
@@ -111,6 +111,8 @@ def build_datamodule(cfg: DictConfig) -> tuple[pl.LightningDataModule, int]:
     """The data module, built with the mini-batches a Lightning step trains in this run: the one
     decision (setup.runtime.steps_per_call) passed once, to its constructor. With K > 1 its loader
     applies trainer.limit_train_batches itself, in mini-batches."""
+    if not own_data(cfg.data):  # a user's DataModule, built from their config as it is
+        return instantiate(cfg.data), 1
     k, why = steps_per_call(cfg)
     if why:
         log.info("data.steps_per_call=%s: 1 mini-batch per step with %s.", cfg.data.steps_per_call, why)
@@ -158,7 +160,7 @@ def _stages(
         for lg in loggers:
             lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
         log_hparams(loggers, cfg, hydra_overrides())
-        data = data_record(cfg.data) if cfg.data.get("root") else {}
+        data = data_record(cfg.data)
         record_provenance(output_dir, trainer, data, Path(cfg.paths.log_dir), loggers)
     metrics: dict[str, float] = {}
     with recorded(status, trainer, "setup", output_dir):
