@@ -170,90 +170,77 @@ def test_folds_are_stratified_disjoint_and_cover_the_training_images() -> None:
     assert not torch.equal(fold_split(labels, 5, 2, seed=1)[1], vals[2])  # split_seed chooses
 
 
-@pytest.mark.slow
-def test_fashion_downloads_trains_resumes_verifies_evaluates_and_predicts(
-    tmp_path: Path, fashion: tuple[Path, dict[str, str]], mnist_root: Path
-) -> None:
-    folder, sums = fashion
-    root, run = tmp_path / "data", tmp_path / "run"
-    data = ["data=fashion_mnist", f"data.root={root}", sums_override(sums)]
-    for url in serve(folder):  # downloaded, checked by the archives' sums; 1 epoch, then 1 more
-        args = [*QUIET, "data.val_size=500", f"data.mirrors=[{url}]", "trainer.max_epochs=1", *data]
-        first = run_cli("train", *args, f"hydra.run.dir={run}", cwd=tmp_path, pythonpath=None)
-        assert first.returncode == 0, first.stderr[-3000:]
-    assert {p.name for p in idx.raw_dir(root, FASHION_MNIST).iterdir()} >= set(FASHION_MNIST.files) | set(
-        sums
-    )
+def through_every_command(tmp_path: Path, data: list[str], root: Path, kind: Dataset, run: Path) -> None:
+    """After a first 1-epoch run in `run`: resume it to 2 epochs, verify it, evaluate it (and be
+    refused on MNIST), predict pictures of its test images by class name, and a k-fold sweep
+    crossed with two learning rates that the report folds."""
     resumed = run_cli("train", f"resume={run}", "trainer.max_epochs=2", cwd=tmp_path, pythonpath=None)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert len((run / "metrics.csv").read_text().splitlines()) == 3  # header and two epochs
-    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
-    assert ckpt["hyper_parameters"]["data_config"]["classes"] == list(FASHION_MNIST.classes)
-    assert ckpt["hyper_parameters"]["data_config"]["dataset"] == "fashion_mnist"
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["hyper_parameters"]
+    assert ckpt["num_classes"] == kind.num_classes and ckpt["data_config"]["dataset"] == kind.name
+    assert ckpt["data_config"]["classes"] == list(kind.classes)
     assert (run / "confusion_matrix.png").is_file() and (run / "mistakes.png").is_file()
-
     verified = run_cli("train", f"verify={run}", cwd=tmp_path, pythonpath=None)
     assert verified.returncode == 0 and "identical" in verified.stdout, verified.stdout[-2000:]
 
-    test = ["ckpt_path=run/checkpoints/last.ckpt", f"data.root={root}"]
-    done = run_cli("eval", *test, "data=fashion_mnist", cwd=tmp_path, pythonpath=None)
+    test = [f"ckpt_path={run}/checkpoints/last.ckpt", f"data.root={root}"]
+    done = run_cli("eval", *test, f"data={kind.name}", cwd=tmp_path, pythonpath=None)
     assert done.returncode == 0 and "test/acc:" in done.stdout, done.stderr[-2000:]
-    refused_plainly(run_cli("eval", *test, cwd=tmp_path, pythonpath=None), "Fix: evaluate on the data it was")
+    refused = run_cli("eval", *test, "data=mnist", cwd=tmp_path, pythonpath=None)
+    refused_plainly(refused, f"Fix: evaluate on the data it was trained on, e.g. data={kind.name}.")
 
-    images, _ = idx.load_split(root, train=False, data=FASHION_MNIST)
+    images, _ = idx.load_split(root, train=False, data=kind)
     pictures = tmp_path / "pictures"
     pictures.mkdir()
     for i in range(5):
         Image.fromarray(images[i]).save(pictures / f"item_{i}.png")
-    done = run_cli(
-        "predict", "ckpt_path=run/checkpoints/last.ckpt", f"images={pictures}", cwd=tmp_path, pythonpath=None
-    )
+    done = run_cli("predict", test[0], f"images={pictures}", cwd=tmp_path, pythonpath=None)
     assert done.returncode == 0, done.stderr[-2000:]
     (table,) = (tmp_path / "outputs" / "predict" / "runs").glob("*/predictions.csv")
     with table.open() as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 5 and all(r["class"] == FASHION_MNIST.classes[int(r["label"])] for r in rows)
+    assert len(rows) == 5 and all(r["class"] == kind.classes[int(r["label"])] for r in rows)
+
+    sweep = tmp_path / "sweep"
+    folds = ["-m", "data.folds=2", "data.fold=range(2)", "optimizer.lr=0.01,0.1", f"hydra.sweep.dir={sweep}"]
+    done = run_cli("train", *QUICK_FAMILY, *data, "logger=none", *folds, cwd=tmp_path, pythonpath=None)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with (sweep / "summary.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(r["config"] for r in rows) == ["lr=0.01", "lr=0.1"] and {r["n"] for r in rows} == {"2"}
+    assert "seeds and folds folded" in (sweep / "report.md").read_text()
 
 
 @pytest.mark.slow
-def test_emnist_balanced_downloads_its_zip_and_lenet_trains_on_47_classes(
+def test_fashion_downloads_and_goes_through_every_command(
+    tmp_path: Path, fashion: tuple[Path, dict[str, str]]
+) -> None:
+    folder, sums = fashion
+    root, run = tmp_path / "data", tmp_path / "run"
+    data = ["data=fashion_mnist", f"data.root={root}"]
+    for url in serve(folder):  # downloaded and checked by the archives' (the test's) sums
+        args = [*QUICK_FAMILY, *data, f"data.mirrors=[{url}]", sums_override(sums), f"hydra.run.dir={run}"]
+        first = run_cli("train", *args, cwd=tmp_path, pythonpath=None)
+        assert first.returncode == 0, first.stderr[-3000:]
+    assert {p.name for p in idx.raw_dir(root, FASHION_MNIST).iterdir()} >= set(FASHION_MNIST.files) | set(
+        sums
+    )
+    through_every_command(tmp_path, [*data, sums_override(sums)], root, FASHION_MNIST, run)
+
+
+@pytest.mark.slow
+def test_emnist_balanced_downloads_its_zip_and_lenet_goes_through_every_command(
     tmp_path: Path, mnist_root: Path
 ) -> None:
     sums = publish(mnist_root, EMNIST_BALANCED, tmp_path / "mirror")
     root, run = tmp_path / "data", tmp_path / "run"
+    data = ["model=lenet", "data=emnist_balanced", f"data.root={root}", sums_override(sums)]
     for url in serve(tmp_path / "mirror"):
-        args = ["model=lenet", "data=emnist_balanced", f"data.root={root}", f"data.mirrors=[{url}]"]
-        done = run_cli(
-            "train",
-            *QUICK_FAMILY,
-            *args,
-            sums_override(sums),
-            f"hydra.run.dir={run}",
-            cwd=tmp_path,
-            pythonpath=None,
-        )
+        args = [*QUICK_FAMILY, *data, f"data.mirrors=[{url}]", f"hydra.run.dir={run}"]
+        done = run_cli("train", *args, cwd=tmp_path, pythonpath=None)
         assert done.returncode == 0, done.stderr[-3000:]
-    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
-    assert ckpt["hyper_parameters"]["num_classes"] == 47
-    assert ckpt["state_dict"]["net.fc3.weight"].shape[0] == 47
-    assert ckpt["hyper_parameters"]["data_config"]["classes"][10:13] == ["A", "B", "C"]
-    test = ["ckpt_path=run/checkpoints/last.ckpt", f"data.root={root}", "data=emnist_balanced"]
-    done = run_cli("eval", *test, cwd=tmp_path, pythonpath=None)
-    assert done.returncode == 0 and "test/acc:" in done.stdout, done.stderr[-2000:]
-
-
-@pytest.mark.slow
-def test_k_fold_is_one_sweep_that_the_report_folds(tmp_path: Path, mnist_root: Path) -> None:
-    """`-m data.folds=3 data.fold='range(3)'` crossed with two learning rates: six jobs, two
-    configurations of three folds each in summary.csv, each fold validated on its own images."""
-    sweep = tmp_path / "sweep"
-    args = [*QUIET, "logger=none", "trainer.max_epochs=1", f"data.root={mnist_root}"]
-    folds = ["-m", "data.folds=3", "data.fold=range(3)", "optimizer.lr=0.01,0.1", f"hydra.sweep.dir={sweep}"]
-    done = run_cli("train", *args, *folds, cwd=tmp_path, pythonpath=None)
-    assert done.returncode == 0, done.stderr[-3000:]
-    with (sweep / "summary.csv").open() as fh:
-        rows = list(csv.DictReader(fh))
-    assert sorted(r["config"] for r in rows) == ["lr=0.01", "lr=0.1"] and {r["n"] for r in rows} == {"3"}
-    assert "seeds and folds folded" in (sweep / "report.md").read_text()
-    vals = {r["config"]: float(r["mean"]) for r in rows}
-    assert all(0 < v <= 1 for v in vals.values())
+    weights = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    assert weights["net.fc3.weight"].shape[0] == 47
+    assert EMNIST_BALANCED.classes[10:13] == ("A", "B", "C")
+    through_every_command(tmp_path, data, root, EMNIST_BALANCED, run)

@@ -12,10 +12,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from mnist_exp.core.errors import UserError
+from mnist_exp.core.spec import IMAGE_SUFFIXES
 
 BOMBS = (Image.DecompressionBombWarning, Image.DecompressionBombError)  # Pillow's own size guard
 MAX_PIXELS = 25_000_000  # a 5000x5000 photo of a digit; anything larger is refused before decoding
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm"}
 
 
 def mnist_like(image: Image.Image) -> np.ndarray:

@@ -21,6 +21,17 @@ PRECISIONS = (
     "16-true",
 )
 STORAGES = ("uint8", "float32")  # data.storage
+IMAGE_SUFFIXES = {
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".pgm",
+}  # what predict reads
 # experiment preset -> (model, test accuracy reported by the seed document, %)
 REPORTED = {"seed_lenet": ("LeNet-5", 98.6), "seed_mlp": ("MLP", 93.5)}
 # what a sweep report can sort by

@@ -313,7 +313,8 @@ def lines(entry: dict[str, Any]) -> list[str]:
     shown["command"] = " ".join(entry.get("command") or [])
     if entry.get("slurm"):
         shown["slurm"] = ", ".join(f"{k} {v}" for k, v in entry["slurm"].items())
-    shown["data"] = str((entry.get("data") or {}).get("folder", ""))
+    data = entry.get("data") or {}
+    shown["data"] = " ".join(str(data[k]) for k in ("dataset", "folder") if data.get(k))
     shown["packages"] = f"{len(entry.get('packages') or {})} (in provenance.json)"
     return [f"{k}: {v}" for k, v in shown.items()]
 

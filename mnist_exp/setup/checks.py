@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_exp.core import idx
 from mnist_exp.core.datasets import FOLDER, PRESETS, preset
 from mnist_exp.core.errors import UserError
+from mnist_exp.core.spec import IMAGE_SUFFIXES
 from mnist_exp.core.stores import sqlite_path
 from mnist_exp.core.targets import MLFLOW_RUN, WANDB_RUN, names, own_data
 
@@ -36,11 +37,30 @@ def data_needs_download(data: DictConfig, count_classes: bool = True) -> bool:
             f"data.root={data.root} is a file, not a folder. Fix: data.root=<the folder that holds "
             f"{kind.folder}/raw/> (or an empty folder to download {kind.title} into)."
         )
-    if idx.missing_files(data.root, kind) and data.get("download", True):
+    missing = idx.missing_files(data.root, kind)
+    if missing and _image_folder(root):
+        raise UserError(
+            f"data.root={data.root} holds a folder of images ({', '.join(_image_folder(root))}), not "
+            f"{kind.title}'s files. Fix: data=folder data.root={data.root} to train on your images "
+            f"(or point data.root at the folder holding {kind.folder}/raw/)."
+        )
+    if missing and data.get("download", True):
         return True
     sums = data.get("checksums")
     idx.check_files(data.root, data.get("verify", True), kind, dict(sums) if sums else None)
     return False
+
+
+def _image_folder(root: Path) -> list[str]:
+    """The subfolders of `root` that hold image files (looked at briefly: a folder of your own
+    images given to a dataset preset by mistake, where a download would put MNIST beside them)."""
+    if not root.is_dir():
+        return []
+    found = []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))[:50]:
+        if any(f.suffix.lower() in IMAGE_SUFFIXES for _, f in zip(range(20), sub.iterdir(), strict=False)):
+            found.append(f"{sub.name}/")
+    return found[:3] + (["..."] if len(found) > 3 else [])
 
 
 def check_folder(data: DictConfig, count: bool = True) -> list[str]:
