@@ -123,6 +123,8 @@ def test_files_without_their_archive_cannot_be_checked_and_say_how_to_go_on(
         data_needs_download(cfg.data)
 
 
+@pytest.mark.slow  # the quick tier's MNIST twin: tests/test_download.py
+@pytest.mark.version_free
 def test_a_damaged_archive_is_refused_and_nothing_is_kept(
     tmp_path: Path, fashion: tuple[Path, dict[str, str]]
 ) -> None:
@@ -137,6 +139,7 @@ def test_a_damaged_archive_is_refused_and_nothing_is_kept(
     assert not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.version_free
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -123,6 +123,7 @@ def test_a_bad_folder_is_refused_in_one_line(
             folder.load(root)
 
 
+@pytest.mark.slow  # a checkpoint is loaded (torch) before the folder is judged
 def test_eval_refuses_a_class_folder_the_checkpoint_does_not_know(
     tmp_path: Path, mnist_root: Path, finished_run: Path
 ) -> None:
