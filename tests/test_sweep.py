@@ -448,6 +448,9 @@ def test_sweep_presets_compose() -> None:
         "optimizer.lr": "0.001,0.01,0.1",
     }
     assert grid_cfg.optimized_metric == "val/acc_best"
+    cv = compose("config", ["hparams_search=cv", "data=kmnist"], hydra=True)  # k-fold, any data kind
+    assert dict(cv.hydra.sweeper.params) == {"data.fold": "range(5)"} and cv.data.folds == 5
+    assert cv.data.dataset == "kmnist" and str(cv.hydra.mode) == "RunMode.MULTIRUN"
     assert optuna_cfg.hydra.sweeper._target_.endswith("OptunaSweeper")
     assert optuna_cfg.hydra.sweeper.direction == "maximize"
     assert optuna_cfg.hydra.sweeper.pruner._target_ == "optuna.pruners.MedianPruner"
