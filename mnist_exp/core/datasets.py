@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 IMAGES, LABELS = 2051, 2049  # the IDX magic numbers of an image file and a label file
 DIGITS = tuple(string.digits)
+ROMAJI = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")  # KMNIST's classes, romanized
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,24 @@ def _gz(names: tuple[tuple[str, str], ...]) -> dict[str, dict[str, str]]:
     return {f"{n}.gz": {n: n} for pair in names for n in pair}
 
 
+def _as_mnist(name: str, title: str, folder: str, sums: tuple[str, ...], mirror: str, classes) -> Dataset:
+    """A dataset published as MNIST is: 60,000 + 10,000 images, its four IDX files each a .gz of
+    its own; `sums` their published MD5s, in STANDARD's order."""
+    gz = [f"{n}.gz" for pair in STANDARD for n in pair]
+    return Dataset(
+        name=name,
+        title=title,
+        folder=folder,
+        train=STANDARD[0],
+        test=STANDARD[1],
+        counts=(60_000, 10_000),
+        archives=_gz(STANDARD),
+        sums=dict(zip(gz, sums, strict=True)),
+        mirrors=(mirror,),
+        classes=tuple(classes),
+    )
+
+
 MNIST = Dataset(
     name="mnist",
     title="MNIST",
@@ -85,22 +104,18 @@ MNIST = Dataset(
     mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
     classes=DIGITS,
 )
-FASHION_MNIST = Dataset(
-    name="fashion_mnist",
-    title="Fashion-MNIST",
-    folder="FashionMNIST",
-    train=STANDARD[0],
-    test=STANDARD[1],
-    counts=(60_000, 10_000),
-    archives=_gz(STANDARD),
-    sums={
-        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
-        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
-        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
-    },
-    mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-    classes=(
+FASHION_MNIST = _as_mnist(
+    "fashion_mnist",
+    "Fashion-MNIST",
+    "FashionMNIST",
+    (
+        "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "25c81989df183df01b3e8a0aad5dffbe",
+        "bef4ecab320f06d8554ea6380940ec79",
+        "bb300cfdad3c16e7a12a480ee83cd310",
+    ),
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    (
         "T-shirt/top",
         "Trouser",
         "Pullover",
@@ -113,28 +128,19 @@ FASHION_MNIST = Dataset(
         "Ankle boot",
     ),
 )
-KMNIST = Dataset(
-    name="kmnist",
-    title="KMNIST",
-    folder="KMNIST",
-    train=STANDARD[0],
-    test=STANDARD[1],
-    counts=(60_000, 10_000),
-    archives=_gz(STANDARD),
-    sums={
-        "train-images-idx3-ubyte.gz": "bdb82020997e1d708af4cf47b453dcf7",
-        "train-labels-idx1-ubyte.gz": "e144d726b3acfaa3e44228e80efcd344",
-        "t10k-images-idx3-ubyte.gz": "5c965bf0a639b31b8f53240b1b52f4d7",
-        "t10k-labels-idx1-ubyte.gz": "7320c461ea6c1c855c0b718fb2a4b134",
-    },
-    mirrors=("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
-    # the hiragana of kmnist_classmap.csv, with their romanization (what fonts without kana draw)
-    classes=tuple(
-        f"{kana} ({roman})"
-        for kana, roman in zip(
-            "おきすつなはまやれを", ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"), strict=True
-        )
+KMNIST = _as_mnist(
+    "kmnist",
+    "KMNIST",
+    "KMNIST",
+    (
+        "bdb82020997e1d708af4cf47b453dcf7",
+        "e144d726b3acfaa3e44228e80efcd344",
+        "5c965bf0a639b31b8f53240b1b52f4d7",
+        "7320c461ea6c1c855c0b718fb2a4b134",
     ),
+    "http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+    # the hiragana of kmnist_classmap.csv, with their romanization (what fonts without kana draw)
+    (f"{kana} ({roman})" for kana, roman in zip("おきすつなはまやれを", ROMAJI, strict=True)),
 )
 EMNIST_ZIP = "gzip.zip"
 EMNIST_MD5 = "58c8d27c78d21e728a6bc7b3cc06412e"  # the whole archive (all six splits, 562 MB)
