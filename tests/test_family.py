@@ -212,7 +212,8 @@ def through_every_command(tmp_path: Path, data: list[str], root: Path, kind: Dat
     with (sweep / "summary.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert sorted(r["config"] for r in rows) == ["lr=0.01", "lr=0.1"] and {r["n"] for r in rows} == {"2"}
-    assert "seeds and folds folded" in (sweep / "report.md").read_text()
+    report = (sweep / "report.md").read_text()
+    assert "seeds and folds folded" in report and f"Data: {kind.name}." in report
 
 
 @pytest.mark.slow

@@ -185,6 +185,10 @@ def test_a_folder_trains_sweeps_folds_resumes_verifies_and_predicts(tmp_path: Pa
         (row,) = list(csv.DictReader(fh))
     assert row["n"] == "2"
 
+    done = run_cli("eval", f"ckpt_path={run}/checkpoints/last.ckpt", *data, cwd=tmp_path, pythonpath=None)
+    assert done.returncode == 0 and "test/acc:" in done.stdout, done.stderr[-2000:]  # on test/
+    assert "Data: folder." in (sweep / "report.md").read_text()
+
     pictures = digits / "test" / "7"
     done = run_cli(
         "predict",

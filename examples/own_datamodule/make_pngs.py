@@ -15,7 +15,9 @@ from torchvision.datasets import MNIST
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mnist", default="data", help="folder holding MNIST/raw/ (default: data)")
     parser.add_argument("--out", default="pngs", help="where the PNG folders go (default: pngs)")
     parser.add_argument("--count", type=int, default=8000, help="training images (default: 8000)")

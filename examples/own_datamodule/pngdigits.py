@@ -42,7 +42,12 @@ class PngDigits(pl.LightningDataModule):
         if len(self.classes) != num_classes:
             raise ValueError(f"{self.root}/train has {len(self.classes)} class folders, not {num_classes}")
         self.transform = transforms.Compose(
-            [transforms.Grayscale(), transforms.Pad(pad), transforms.ToTensor(), transforms.Normalize((mean,), (std,))]
+            [
+                transforms.Grayscale(),
+                transforms.Pad(pad),
+                transforms.ToTensor(),
+                transforms.Normalize((mean,), (std,)),
+            ]
         )
 
     def setup(self, stage: str | None = None) -> None:
@@ -58,7 +63,9 @@ class PngDigits(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         # each epoch's order from (seed, epoch) alone (Lightning calls set_epoch), so a resumed run
         # sees the batches the uninterrupted run saw, and verify= can compare the two exactly
-        order = DistributedSampler(self.train_set, num_replicas=1, rank=0, shuffle=True, seed=self.shuffle_seed)
+        order = DistributedSampler(
+            self.train_set, num_replicas=1, rank=0, shuffle=True, seed=self.shuffle_seed
+        )
         return self._loader(self.train_set, order)
 
     def val_dataloader(self) -> DataLoader:

@@ -324,6 +324,17 @@ def requirements(entry: dict[str, Any]) -> str:
     return "".join(f"{name}=={version}\n" for name, version in (entry.get("packages") or {}).items())
 
 
+def datasets(folders: list[Path]) -> list[str]:
+    """The data the runs trained on, as their first starts recorded it (a preset's name, `folder`,
+    or a user's data module's class), each once, in order of appearance."""
+    names = [
+        str((starts[0].get("data") or {}).get("dataset") or "")
+        for starts in map(read_starts, folders)
+        if starts
+    ]
+    return list(dict.fromkeys(n for n in names if n))
+
+
 def varying(folders: list[Path]) -> tuple[list[str], list[dict[str, str]]]:
     """The items of the runs' first starts that are not the same in every run that recorded them,
     and each run's values of them (`(not recorded)` for a run made before provenance existed)."""

@@ -190,9 +190,11 @@ def _report_lines(jobs: list[dict[str, Any]], out: Path, metric: str) -> list[st
     counts = {s: sum(j["status"] == s for j in jobs) for s in OUTCOMES}
     columns = _columns(metric)
     rows = [[show(job.get(key)) for key, _, show in columns] for job in jobs]
+    data = provenance.datasets([j["folder"] for j in jobs])  # the MNIST family's, a folder, a user's
     lines = [
         f"# Sweep report: {cell(out.name)}\n",
         f"{len(jobs)} jobs: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".",
+        *([f"Data: {', '.join(map(cell, data))}."] if data else []),
         f"Sorted by {metric} ({'lower' if lower_is_better(metric) else 'higher'} is better). Best validation "
         "accuracy is the highest val/acc over the epochs (epochs counted from 0); the test accuracy is "
         "that of the checkpoint the run tested.\n",
