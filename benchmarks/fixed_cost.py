@@ -19,13 +19,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
-from harness import REPO, checkout, parser, python, table
+from harness import REPO, checkout, log_lines, parser, python, table
 
 RUN = ["model=mlp", "trainer.max_epochs=3", "logger=tensorboard", "trainer.enable_progress_bar=false"]
-STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]\[[^]]+\]\[\w+\] - (.*)$")
 
 
 def bare_import() -> float:
@@ -34,24 +32,13 @@ def bare_import() -> float:
     return time.perf_counter() - start
 
 
-def lines(log: Path) -> list[tuple[float, str]]:
-    """(seconds since the epoch, message) of each train.log line."""
-    found = []
-    for line in log.read_text().splitlines():
-        match = STAMP.match(line)
-        if match:
-            when = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
-            found.append((when, match[2]))
-    return found
-
-
 def one_run(code: Path, data: str, cwd: Path, name: str) -> tuple[float, float, list[tuple[float, str]]]:
     """(wall seconds, the three epochs' seconds, the log's lines) of one whole run of `code`."""
     out = cwd / name
     start = time.time()
     python("mnist_exp.cli.train", [*RUN, f"data.root={data}", f"hydra.run.dir={out}"], cwd, code)
     wall = time.time() - start
-    logged = [(t - start, m) for t, m in lines(out / "train.log")]
+    logged = [(t - start, m) for t, m in log_lines(out / "train.log")]
     epochs = [t for t, m in logged if re.match(r"epoch \d+: train/loss", m)]
     return wall, 1.5 * (epochs[2] - epochs[0]), logged
 

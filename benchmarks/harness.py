@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import itertools
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]\[[^]]+\]\[\w+\] - (.*)$")
 
 
 def parser(doc: str | None, rounds: int | None = 3, baseline: bool = True) -> argparse.ArgumentParser:
@@ -84,3 +88,22 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def log_lines(log: Path) -> list[tuple[float, str]]:
+    """(seconds since the epoch, message) of each line of a run's train.log."""
+    found = []
+    for line in log.read_text().splitlines():
+        if match := STAMP.match(line):
+            found.append((datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f").timestamp(), match[2]))
+    return found
+
+
+def epoch_gap(log: Path) -> float:
+    """The median time between a run's consecutive per-epoch lines (`epoch N: ...`, logged as each
+    epoch ends, after its validation): an epoch, start-up, data loading and the run's end left out."""
+    stamps = [t for t, message in log_lines(log) if re.match(r"epoch \d+:", message)]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    if not gaps:
+        sys.exit(f"{log}: fewer than two epoch lines, nothing to time")
+    return statistics.median(gaps)

@@ -1,27 +1,31 @@
-"""A folder of your own images: mnist-exp's folder loader (data=folder) against torchvision's
-ImageFolder + DataLoader on the same PNG files.
+"""Your own images: data=folder, and a LightningDataModule of your own through mnist-exp, against
+torchvision's ImageFolder + DataLoader on the same PNG files.
 
-    python benchmarks/own_data.py --root ../shared/data [--rounds 3] [--images 20000]
+    python benchmarks/own_data.py --root ../shared/data [--rounds 3] [--images 20000] [--epochs 3]
 
-Writes --images MNIST training digits as PNG files (one folder per class), then, in this one
-process (so the sides share the machine's state), for each round:
-  first load    mnist-exp: core/folder.load with an empty cache (list the files, decode each as
-                predict does, write the cache); torchvision: ImageFolder(...) (lists the files; it
-                decodes per sample, every epoch)
-  second start  mnist-exp: core/folder.load again (from the cache); torchvision: ImageFolder again;
-                and, for scale, reading MNIST's four IDX files (what a data=mnist run reads)
+Writes --images MNIST training digits and 2,000 test digits as PNG files (<base>/train/<digit>/,
+<base>/test/<digit>/; data=folder reads the same files through links: <view>/<digit>, <view>/test).
+Part 1, in this one process (the sides share the machine's state), for each round:
+  first load    data=folder: core/folder.load with an empty cache (list the files, decode each as
+                predict does, write the cache); ImageFolder(...) (lists the files; it decodes per
+                sample, every epoch)
+  second start  data=folder: core/folder.load again (from the cache); for scale, reading MNIST's
+                four IDX files (what a data=mnist run reads)
   epoch         one epoch of the seed's MLP (SGD lr 0.01, batch 128, shuffled) over the images:
-                data=folder's training loader (FolderDataModule: the in-memory tensors), against
-                ImageFolder + DataLoader (Grayscale, Pad 2, ToTensor, Normalize) with num_workers
-                0 and 2; the same model and step for all, so what differs is the data path
-The sides alternate within a round (the order reversed every other round); the table gives each
-side's median and its ratio to ImageFolder's (per round, then the median). A data module of your
-own that reads PNG files per sample (examples/own_datamodule) is the ImageFolder side: mnist-exp
-adds nothing to its loading.
+                data=folder's training loader (the in-memory tensors); examples/own_datamodule's
+                PngDigits as mnist-exp builds it (ImageFolder per sample inside); ImageFolder +
+                DataLoader (Grayscale, Pad 2, ToTensor, Normalize) with num_workers 0 and 2. The same
+                model and step for all, so what differs is the data path.
+Part 2, whole `mnist-exp-train model=mlp` processes, data=folder against the user's PngDigits
+(`--config-dir examples/own_datamodule/conf data=pngs`): each run's median gap between its
+per-epoch lines in train.log (training and validation), and its whole wall time.
+The sides alternate within a round (the order reversed every other round); ratios are per round,
+then the median.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import statistics
@@ -31,7 +35,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
-from harness import interleaved, median_ratio, parser, table
+from harness import REPO, epoch_gap, interleaved, median_ratio, parser, python, table
 from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader
@@ -42,13 +46,22 @@ from mnist_exp.core import folder, idx
 from mnist_exp.core.folder_data import FolderDataModule
 from mnist_exp.core.models import MLP
 
+EXAMPLE = REPO / "examples" / "own_datamodule"
 
-def write_pngs(root: Path, mnist: str, count: int) -> Path:
-    images, labels = idx.load_split(mnist, train=True)
-    for i in range(count):
-        (root / str(labels[i])).mkdir(parents=True, exist_ok=True)
-        Image.fromarray(images[i]).save(root / str(labels[i]) / f"{i:05d}.png")
-    return root
+
+def write_pngs(base: Path, mnist: str, count: int) -> Path:
+    """<base>/train and <base>/test as PngDigits reads them; a view of the same files for data=folder."""
+    for split, train, n in (("train", True, count), ("test", False, 2000)):
+        images, labels = idx.load_split(mnist, train=train)
+        for i in range(n):
+            (base / split / str(labels[i])).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(images[i]).save(base / split / str(labels[i]) / f"{i:05d}.png")
+    view = base.parent / "view"
+    view.mkdir()
+    for digit in (base / "train").iterdir():
+        (view / digit.name).symlink_to(digit, target_is_directory=True)
+    (view / "test").symlink_to(base / "test", target_is_directory=True)
+    return view
 
 
 def epoch(batches: Iterable) -> float:
@@ -71,13 +84,7 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    args = parser(__doc__, rounds=3, baseline=False)
-    args.add_argument("--images", type=int, default=20_000)
-    args = args.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="mnist-exp-own-data-"))
-    os.environ["MNIST_EXP_CACHE"] = str(work / "cache")
-    root = write_pngs(work / "digits", args.root, args.images)
+def in_process(args, base: Path, view: Path, cache: Path) -> dict[str, list[float]]:
     tf = transforms.Compose(
         [
             transforms.Grayscale(),
@@ -86,50 +93,123 @@ def main() -> None:
             transforms.Normalize((0.5,), (1.0,)),
         ]
     )
+    spec = importlib.util.spec_from_file_location("pngdigits", EXAMPLE / "pngdigits.py")
+    pngdigits = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pngdigits)
 
     def cold() -> float:
-        shutil.rmtree(work / "cache", ignore_errors=True)
-        return timed(lambda: folder.load(root))
+        shutil.rmtree(cache, ignore_errors=True)
+        return timed(lambda: folder.load(view))
 
     def folder_epoch() -> float:
-        dm = FolderDataModule(root=str(root), val_size=1, test_size=1, steps_per_call=1)
+        dm = FolderDataModule(root=str(view), val_size=1, steps_per_call=1)
         dm.setup("fit")
         return epoch(dm.train_dataloader())
 
-    def image_folder_epoch(workers: int) -> Callable[[], float]:
+    def own_epoch() -> float:
+        dm = pngdigits.PngDigits(root=str(base), batch_size=128, val_fraction=0.0001)
+        dm.setup("fit")
+        return epoch(dm.train_dataloader())
+
+    def image_folder(workers: int) -> Callable[[], float]:
         gen = torch.Generator().manual_seed(0)
         loader = DataLoader(
-            ImageFolder(str(root), transform=tf), 128, shuffle=True, num_workers=workers, generator=gen
+            ImageFolder(str(base / "train"), transform=tf),
+            128,
+            shuffle=True,
+            num_workers=workers,
+            generator=gen,
         )
         return lambda: epoch(loader)
 
-    took = interleaved(
+    return interleaved(
         args.rounds,
         {
-            "mnist-exp first load": cold,
-            "mnist-exp second start": lambda: timed(lambda: folder.load(root)),
-            "ImageFolder load": lambda: timed(lambda: ImageFolder(str(root), transform=tf)),
-            "MNIST's IDX files, all 70,000": lambda: timed(
-                lambda: [idx.load_split(args.root, t) for t in (1, 0)]
+            "data=folder, first load (decode, write the cache)": cold,
+            "data=folder, second start (list, read the cache)": lambda: timed(lambda: folder.load(view)),
+            "`ImageFolder(...)` (lists; decodes later, per sample)": lambda: timed(
+                lambda: ImageFolder(str(base / "train"), transform=tf)
             ),
-            "mnist-exp epoch": folder_epoch,
-            "ImageFolder epoch, workers 0": image_folder_epoch(0),
-            "ImageFolder epoch, workers 2": image_folder_epoch(2),
+            "for scale: MNIST's four IDX files, 70,000 images": lambda: timed(
+                lambda: [idx.load_split(args.root, t) for t in (True, False)]
+            ),
+            "epoch: data=folder (in-memory tensors)": folder_epoch,
+            "epoch: your DataModule (PngDigits, ImageFolder inside)": own_epoch,
+            "epoch: ImageFolder + DataLoader, num_workers=0": image_folder(0),
+            "epoch: ImageFolder + DataLoader, num_workers=2": image_folder(2),
         },
     )
+
+
+def whole_run(args, data: list[str], work: Path) -> tuple[float, float]:
+    """(median epoch gap, wall seconds) of one `mnist-exp-train model=mlp` process."""
+    run = work / f"run_{time.perf_counter_ns()}"
+    quiet = [
+        "model=mlp",
+        "logger=none",
+        "trainer.enable_progress_bar=false",
+        f"trainer.max_epochs={args.epochs}",
+    ]
+    start = time.perf_counter()
+    python("mnist_exp.cli.train", [*quiet, *data, f"hydra.run.dir={run}"], work)
+    wall = time.perf_counter() - start
+    gap = epoch_gap(run / "train.log")
+    shutil.rmtree(run)
+    return gap, wall
+
+
+def whole_runs(args, base: Path, view: Path, work: Path) -> None:
+    """Part 2: whole processes, data=folder against the user's PngDigits on the same files."""
+    val = "0.0833"  # the same 1/12 of the training images held out for validation on both sides
+    sides = {
+        "data=folder": ["data=folder", f"data.root={view}", f"data.val_size={val}"],
+        "your DataModule (PngDigits)": [
+            "--config-dir", str(EXAMPLE / "conf"), "data=pngs",
+            f"data.root={base}", f"data.val_fraction={val}",
+        ],
+    }  # fmt: skip
+    os.environ["PYTHONPATH"] = str(EXAMPLE)
+    walls: dict[str, list[float]] = {name: [] for name in sides}
+
+    def side(name: str) -> Callable[[], float]:
+        def run() -> float:
+            gap, wall = whole_run(args, sides[name], work)
+            walls[name].append(wall)
+            return gap
+
+        return run
+
+    gaps = interleaved(args.rounds, {name: side(name) for name in sides})
+    rows = [
+        (name, f"{statistics.median(gaps[name]):.3f}", f"{statistics.median(walls[name]):.2f}")
+        for name in sides
+    ]
+    print(table([f"`mnist-exp-train model=mlp`, {args.epochs} epochs", "s per epoch", "wall s"], rows))
+    ratio = median_ratio(gaps["data=folder"], gaps["your DataModule (PngDigits)"])
+    print(f"data=folder / your DataModule, per epoch (median of the per-round ratios): {ratio:.3f}x")
+
+
+def main() -> None:
+    args = parser(__doc__, rounds=3, baseline=False)
+    args.add_argument("--images", type=int, default=20_000)
+    args.add_argument("--epochs", type=int, default=3)
+    args = args.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="mnist-exp-own-data-"))
+    cache = work / "cache"
+    os.environ["MNIST_EXP_CACHE"] = str(cache)
+    base = work / "pngs"
+    view = write_pngs(base, args.root, args.images)
+    took = in_process(args, base, view, cache)
     med = {name: statistics.median(values) for name, values in took.items()}
-    base = took["ImageFolder epoch, workers 0"]
+    base_epoch = took["epoch: ImageFolder + DataLoader, num_workers=0"]
     rows = [(name, f"{med[name]:.3f}", "") for name in list(took)[:4]]
-    rows += [(name, f"{med[name]:.3f}", f"{median_ratio(took[name], base):.3f}x") for name in list(took)[4:]]
-    cold = [f + 10 * e for f, e in zip(took["mnist-exp first load"], took["mnist-exp epoch"], strict=True)]
-    plain = [f + 10 * e for f, e in zip(took["ImageFolder load"], base, strict=True)]
-    rows.append(("10 epochs from a cold start, mnist-exp", f"{statistics.median(cold):.3f}", ""))
-    rows.append(
-        ("10 epochs from a cold start, ImageFolder (workers 0)", f"{statistics.median(plain):.3f}", "")
-    )
-    rows[-2] = (*rows[-2][:2], f"{median_ratio(cold, plain):.3f}x")
+    rows += [
+        (name, f"{med[name]:.3f}", f"{median_ratio(took[name], base_epoch):.3f}x") for name in list(took)[4:]
+    ]
     print(f"{args.images:,} PNG images, {args.rounds} rounds, torch threads {torch.get_num_threads()}")
-    print(table(["side", "median s", "ratio to ImageFolder + DataLoader, workers 0 (per round)"], rows))
+    print(table(["in one process", "median s", "ratio to ImageFolder, workers 0 (per round)"], rows))
+
+    whole_runs(args, base, view, work)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -18,19 +18,16 @@ within a round, and the table gives each round's ratio and their median.
 
 from __future__ import annotations
 
-import datetime
 import itertools
-import re
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from harness import REPO, checkout, interleaved, median_ratio, parser, python, table
+from harness import REPO, checkout, epoch_gap, interleaved, median_ratio, parser, python, table
 
 PLAIN = REPO / "benchmarks" / "plain_mnist.py"
-LOG_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]\[mnist_exp[.\w]*\]\[INFO\] - epoch \d+:")
 
 
 def median_gap(stamps: list[float]) -> float:
@@ -45,12 +42,7 @@ def mnist_exp_epoch(model: str, epochs: int, root: str, out: Path, code: Path = 
     run_dir = out / f"{model}_{time.strftime('%H-%M-%S')}_{time.perf_counter_ns()}"
     args = [f"model={model}", f"trainer.max_epochs={epochs}", f"data.root={root}", f"hydra.run.dir={run_dir}"]
     python("mnist_exp.cli.train", args, out, code)
-    stamps = []
-    for line in (run_dir / "train.log").read_text().splitlines():
-        if found := LOG_LINE.match(line):
-            when = datetime.datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S,%f")
-            stamps.append(when.timestamp())
-    return median_gap(stamps)
+    return epoch_gap(run_dir / "train.log")
 
 
 def plain_epoch(model: str, epochs: int, root: str, out: Path) -> float:

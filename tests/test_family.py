@@ -23,8 +23,9 @@ from PIL import Image
 
 from mnist_exp.core import idx
 from mnist_exp.core.data import fold_split
-from mnist_exp.core.datasets import EMNIST_BALANCED, EMNIST_LETTERS, FASHION_MNIST, Dataset
+from mnist_exp.core.datasets import EMNIST_BALANCED, EMNIST_LETTERS, FASHION_MNIST, KMNIST, Dataset
 from mnist_exp.core.errors import UserError
+from mnist_exp.records.figures import confusion_figure, mistakes_figure
 from mnist_exp.setup.checks import data_needs_download
 from tests.conftest import QUIET, compose_cfg, refused_plainly, run_cli, run_module, write_idx
 from tests.test_download import serve
@@ -95,6 +96,17 @@ def test_emnist_is_read_upright_with_its_letters_from_zero(tmp_path: Path, mnist
     stored = arrays[EMNIST_LETTERS.test[1]]
     assert stored.min() == 1 and np.array_equal(labels, stored - 1)
     assert not np.array_equal(images[0], images[0].T)  # a digit is not its own transpose
+
+
+def test_figures_name_the_classes_as_the_font_can_draw_them() -> None:
+    """The confusion matrix's axes and the mistakes' titles name the classes; KMNIST's hiragana,
+    which matplotlib's bundled font lacks, keep their romanization there."""
+    figure = confusion_figure(torch.zeros((10, 10), dtype=torch.long), FASHION_MNIST.classes)
+    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == list(FASHION_MNIST.classes)
+    figure = confusion_figure(torch.zeros((10, 10), dtype=torch.long), KMNIST.classes)
+    assert [t.get_text() for t in figure.axes[1].get_xticklabels()][:3] == ["o", "ki", "su"]
+    mistakes = mistakes_figure([(torch.zeros(28, 28), 0, 6)], FASHION_MNIST.classes)
+    assert "true T-shirt/top\npred Shirt" in [t.get_text() for t in mistakes.axes[0].texts]
 
 
 def test_files_without_their_archive_cannot_be_checked_and_say_how_to_go_on(

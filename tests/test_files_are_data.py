@@ -188,6 +188,18 @@ def crafted_rows(keep: Path) -> dict[str, tuple[dict[str, Any], str]]:
             checkpoint({"data_config": {"pad": 2, "mean": 0.5, "std": 1.0, "download": True}}),
             f"{unknown}: 'download'",
         ),
+        "dataset node": (
+            checkpoint({"data_config": {"pad": 2, "mean": 0.5, "std": 1.0, "dataset": unlink}}),
+            "data_config.dataset must be a plain name",
+        ),
+        "class name escapes": (
+            checkpoint({"data_config": {"pad": 2, "mean": 0.5, "std": 1.0, "classes": ["\x1b[2J"] * 10}}),
+            "must hold names of 1 to 100 printable characters",
+        ),
+        "class count": (
+            checkpoint({"data_config": {"pad": 2, "mean": 0.5, "std": 1.0, "classes": ["a", "b"]}}),
+            "must list a name for each of the 10 classes",
+        ),
         "lightning module": (
             checkpoint(
                 {
@@ -368,6 +380,26 @@ def test_eval_takes_the_users_data_root_and_the_files_numbers(warm: Path, mnist_
     assert type(model.net) is MLP
     for legacy in (REPO / "tests" / "data").glob("legacy_*.ckpt"):  # earlier versions still load
         assert load_checkpoint(legacy).hparams["net_config"]["_target_"].startswith("mnist_exp.core.models.")
+
+
+def test_predict_says_what_a_data_module_of_ones_own_must_add(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model trained on a user's data module that gave no pad, mean and std: predict cannot know
+    how a picture becomes its input, and says in one line what to add."""
+    unsaid = {
+        "pad": None,
+        "mean": None,
+        "std": None,
+        "dataset": "mydata.Scans",
+        "classes": list("abcdefghij"),
+    }
+    torch.save(checkpoint({"data_config": unsaid}), tmp_path / "own.ckpt")
+    image = f"images=[{REPO / 'docs' / 'sample_0.png'}]"
+    code = call("predict", "ckpt_path=own.ckpt", image, cwd=tmp_path, monkeypatch=monkeypatch)
+    err = capsys.readouterr().err
+    assert code == 2 and "trained on mydata.Scans, which did not say how a picture becomes its input" in err
+    assert "Fix: give that data module the attributes pad, mean and std" in err and "Traceback" not in err
 
 
 # ---- run and sweep folders -------------------------------------------------------------------

@@ -165,38 +165,28 @@ def test_an_mnist_model_on_a_folder_of_mnist_test_images_scores_as_on_mnist(
 
 @pytest.mark.slow
 def test_a_folder_trains_sweeps_folds_resumes_verifies_and_predicts(tmp_path: Path, digits: Path) -> None:
+    """A 2-fold sweep on the folder (train and sweep), verified job by job, one fold job resumed
+    for a second epoch (resume), then its checkpoint evaluated on test/ and predicting test/7/."""
     data = ["data=folder", f"data.root={digits}"]
-    run = tmp_path / "run"
-    done = run_cli(
-        "train", *QUIET, *data, "trainer.max_epochs=1", f"hydra.run.dir={run}", cwd=tmp_path, pythonpath=None
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    done = run_cli("train", f"resume={run}", "trainer.max_epochs=2", cwd=tmp_path, pythonpath=None)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert len((run / "metrics.csv").read_text().splitlines()) == 3
-    verified = run_cli("train", f"verify={run}", cwd=tmp_path, pythonpath=None)
-    assert verified.returncode == 0 and "identical" in verified.stdout, verified.stdout[-2000:]
-
     sweep = tmp_path / "sweep"
     folds = ["-m", "data.folds=2", "data.fold=0,1", "logger=none", f"hydra.sweep.dir={sweep}"]
     done = run_cli("train", *QUIET, *data, "trainer.max_epochs=1", *folds, cwd=tmp_path, pythonpath=None)
     assert done.returncode == 0, done.stderr[-3000:]
     with (sweep / "summary.csv").open() as fh:
         (row,) = list(csv.DictReader(fh))
-    assert row["n"] == "2"
+    assert row["n"] == "2" and "Data: folder." in (sweep / "report.md").read_text()
+    check = run_cli("train", f"verify={sweep}", cwd=tmp_path, pythonpath=None)  # per fold job
+    assert check.returncode == 0 and "2 of 2 jobs identical." in check.stdout, check.stdout[-2000:]
+    run = sweep / "fold=1"
+    done = run_cli("train", f"resume={run}", "trainer.max_epochs=2", cwd=tmp_path, pythonpath=None)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len((run / "metrics.csv").read_text().splitlines()) == 3  # the header and two epochs
 
-    done = run_cli("eval", f"ckpt_path={run}/checkpoints/last.ckpt", *data, cwd=tmp_path, pythonpath=None)
+    ckpt = f"ckpt_path={run}/checkpoints/last.ckpt"
+    done = run_cli("eval", ckpt, *data, cwd=tmp_path, pythonpath=None)
     assert done.returncode == 0 and "test/acc:" in done.stdout, done.stderr[-2000:]  # on test/
-    assert "Data: folder." in (sweep / "report.md").read_text()
-
     pictures = digits / "test" / "7"
-    done = run_cli(
-        "predict",
-        f"ckpt_path={run}/checkpoints/last.ckpt",
-        f"images={pictures}",
-        cwd=tmp_path,
-        pythonpath=None,
-    )
+    done = run_cli("predict", ckpt, f"images={pictures}", cwd=tmp_path, pythonpath=None)
     assert done.returncode == 0, done.stderr[-2000:]
     (table,) = (tmp_path / "outputs" / "predict" / "runs").glob("*/predictions.csv")
     with table.open() as fh:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mnist_exp.pipelines.report.summary import fold, varying
 from mnist_exp.records.stats import describe, welch_p
 from tests.test_sweep import TINY, sweep
 
@@ -58,3 +59,14 @@ def test_seeds_fold_into_one_row_per_configuration(tmp_path: Path, mnist_root: P
     assert f"Best: **{rows[0]['config']}**" in report
     assert ("Statistically tied with it" in report) == (rows[1]["tied_with_best"] == "True")
     assert report.index("## Configurations") < report.index("## Jobs")
+
+
+def test_seeds_and_folds_fold_together() -> None:
+    """With both swept, a configuration's n counts seeds x folds; every other swept key stays."""
+    jobs = [
+        {"overrides": [f"optimizer.lr={lr}", f"seed={s}", f"data.fold={k}", "data.folds=3"], "status": "ok",
+         "val/acc_best": 0.9 + 0.01 * k + 0.001 * s + (0.05 if lr == 0.1 else 0), "test_acc": 0.9}
+        for lr in (0.01, 0.1) for s in (0, 1) for k in range(3)
+    ]  # fmt: skip
+    rows = fold(jobs, list(varying(jobs)), "val/acc_best")
+    assert [(r["config"], r["n"]) for r in rows] == [("lr=0.1", 6), ("lr=0.01", 6)]

@@ -84,7 +84,10 @@ def load_with_record(
             f"{path} cannot be loaded into a model ({type(err).__name__}: {str(err).splitlines()[0]}). "
             "Fix: pass a .ckpt written by mnist-exp-train."
         ) from None
-    error = input_error(model.net, record.data.pad, record.num_classes)  # 10 scores for 2 images
+    # 10 scores for 2 images (a model of a user's data module that gave no pad: its inputs are its own)
+    error = (
+        input_error(model.net, record.data.pad, record.num_classes) if record.data.pad is not None else None
+    )
     if error:
         raise UserError(f"{source}: {error}")
     return record, model.eval()
