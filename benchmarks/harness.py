@@ -58,9 +58,12 @@ def python(
     module_or_script: str, args: Sequence[str], cwd: Path, code: Path = REPO
 ) -> subprocess.CompletedProcess:
     """`python -m module ARGS` (or `python script.py ARGS`) as a user runs it, with the mnist_exp of
-    `code` (this checkout, or a baseline's); exits with its stderr when it fails."""
+    `code` (this checkout, or a baseline's) first on PYTHONPATH; exits with its stderr when it fails."""
     target = [module_or_script] if module_or_script.endswith(".py") else ["-m", module_or_script]
-    env = {**os.environ, "PYTHONPATH": str(code)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(code), os.environ.get("PYTHONPATH")])),
+    }
     done = subprocess.run([sys.executable, *target, *args], cwd=cwd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"{module_or_script} {' '.join(args[:3])} failed:\n{done.stderr[-3000:]}")

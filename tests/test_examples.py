@@ -143,6 +143,7 @@ def test_the_own_datamodule_example_runs_through_every_command(own_data_project:
         done, "instead of data._target_= on data=mnist, whose options such as dataset it does not"
     )
     refused_plainly(run_cli("train", *quick, "data.num_classes=5", cwd=project, pythonpath=project), "not 5")
+    refused_plainly(run_cli("train", *quick, cwd=project, pythonpath=None), "Fix: make pngdigits importable")
     assert not (project / "outputs").exists()
 
     sweep = project / "outputs" / "lr"

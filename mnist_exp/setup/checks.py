@@ -83,6 +83,22 @@ def check_folder(data: DictConfig, count: bool = True) -> list[str]:
 MNIST_OPTIONS = ("dataset", "root", "pad", "mean", "std", "val_size", "loader", "download", "mirrors")
 
 
+def _own_data_fix(data: DictConfig, cause: BaseException) -> str:
+    """What to do when a user's data module cannot be built from its config."""
+    target = data.get("_target_")
+    if isinstance(cause, ImportError) or "Error loading" in str(cause):
+        module = str(target).rsplit(".", 1)[0]
+        return f"make {module} importable (PYTHONPATH=<the folder holding {module}.py>, or install it)"
+    kept = [k for k in MNIST_OPTIONS if k in data and f"'{k}'" in str(cause)]
+    if kept:
+        return (
+            f"give it a config of its own (--config-dir myconf data=mydata, myconf/data/mydata.yaml "
+            f"naming {target}) instead of data._target_= on data=mnist, whose options such as {kept[0]} "
+            "it does not take"
+        )
+    return "mend its config (or its constructor)"
+
+
 def check_own_data(data: DictConfig, num_classes: int | None) -> None:
     """A data module of the user's is built once before a run folder exists (its constructor should
     only take its settings, as Lightning advises), so a config it cannot take, or a folder it cannot
@@ -95,16 +111,10 @@ def check_own_data(data: DictConfig, num_classes: int | None) -> None:
         module = instantiate(data)
     except InstantiationException as err:
         cause = err.__cause__ or err
-        reason = f"{type(cause).__name__}: {cause}"
-        kept = [k for k in MNIST_OPTIONS if k in data and f"'{k}'" in str(cause)]
-        fix = (
-            f"give it a config of its own (--config-dir myconf data=mydata, myconf/data/mydata.yaml "
-            f"naming {target}) instead of data._target_= on data=mnist, whose options such as {kept[0]} "
-            "it does not take"
-            if kept
-            else "mend its config (or its constructor)"
-        )
-        raise UserError(f"data: building {target} failed ({reason}). Fix: {fix}.") from None
+        reason = " ".join(f"{type(cause).__name__}: {cause}".split())  # one line, whatever it said
+        raise UserError(
+            f"data: building {target} failed ({reason}). Fix: {_own_data_fix(data, cause)}."
+        ) from None
     classes = getattr(module, "classes", None)
     if classes is not None and num_classes is not None and len(classes) != num_classes:
         raise UserError(
