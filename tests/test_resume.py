@@ -16,7 +16,7 @@ import torch
 
 from mnist_exp.records.callbacks import AtomicCheckpointIO
 from mnist_exp.records.history import read_history
-from tests.conftest import run_module, scalars
+from tests.conftest import QUIET, run_module, scalars
 
 RUN = ["model=mlp", "trainer.max_epochs=4", "test=false", "callbacks.progress_bar.refresh_rate=1000"]
 
@@ -138,3 +138,21 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path: Path, m
     runs = list((tmp_path / "outputs" / "train" / "runs").iterdir())
     assert len(runs) == 2
     assert all((r / "status.json").is_file() for r in runs)
+
+
+@pytest.mark.slow
+def test_a_run_ended_early_by_stop_after_epochs_resumes_to_its_planned_epochs(
+    tmp_path: Path, mnist_root: Path
+) -> None:
+    """stop_after_epochs=1 of 2 planned epochs ends a run `ok` after one: resume continues it (the
+    schedule planned for 2), here with stop_after_epochs=null, which a resume may change."""
+    run = tmp_path / "run"
+    args = [*QUIET, "logger=none", f"data.root={mnist_root}", "stop_after_epochs=1", f"hydra.run.dir={run}"]
+    done = run_module("train", *args, cwd=tmp_path)
+    assert done.returncode == 0 and status(run) == "ok", done.stderr[-2000:]
+    assert len(read_history(run / "metrics.csv")) == 1
+    done = run_module("train", f"resume={run}", "stop_after_epochs=null", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [int(r["epoch"]) for r in read_history(run / "metrics.csv")] == [0, 1]
+    done = run_module("train", f"resume={run}", cwd=tmp_path)  # now it has run all it planned
+    assert done.returncode == 2 and "already finished its 2 epochs" in done.stderr, done.stderr[-2000:]

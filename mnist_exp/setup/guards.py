@@ -25,7 +25,9 @@ from mnist_exp.setup.sources import split_argv, with_recorded_sources
 
 RESULT_FILES = ("checkpoints", "metrics.csv", "status.json")
 # what a resumed run may change: what never changes the experiment, and how long it trains
-RESUME_MAY_CHANGE = ("trainer.max_epochs", *NOT_THE_EXPERIMENT)
+# when the fit ends (stop_after_epochs ends it early; the schedule plans for trainer.max_epochs either
+# way), and where and how fast it runs
+RESUME_MAY_CHANGE = ("trainer.max_epochs", "stop_after_epochs", *NOT_THE_EXPERIMENT)
 
 
 def used_folder_error(folder: Path, names: tuple[str, ...] = RESULT_FILES) -> UserError | None:
@@ -75,7 +77,10 @@ def _check_resumable(run_dir: Path, changes: dict[str, str]) -> None:
     epochs = changes.get("trainer.max_epochs", str(recorded))
     if not epochs.lstrip("-").isdigit():
         return  # not a number: the config's value rules refuse it with their own message
-    if read_status(run_dir).get("status") == "ok" and int(epochs) <= recorded:
+    status = read_status(run_dir)
+    trained = status.get("epoch")
+    stopped_early = isinstance(trained, int) and trained < recorded  # by stop_after_epochs
+    if status.get("status") == "ok" and int(epochs) <= recorded and not stopped_early:
         raise UserError(
             f"{run_dir} already finished its {recorded} epochs. Fix: to train it longer, resume with "
             f"trainer.max_epochs={recorded + 10} (or any larger number)."
