@@ -61,18 +61,18 @@ class FolderDataModule(MNISTDataModule):
 
     def split(self, train: bool) -> tuple[np.ndarray, np.ndarray]:
         self.prepare_data()
-        assert self.images is not None
-        x, y = self.images.test if self.images.test is not None else self.images.train
-        if self._labels_as is not None:
-            if self.images.test is None:
-                x, y = self.images.train  # evaluation: every image
+        images = self.images
+        assert images is not None
+        if self._labels_as is not None:  # evaluation: test/, else every image, numbered as the model's
+            x, y = images.test if images.test is not None else images.train
             known = {name: i for i, name in enumerate(self._labels_as)}
             return x, np.array([known[self.classes[label]] for label in y], np.int64)
-        if self.images.test is None:
-            pool, test = self._held_out(len(self.images.train[1]))
-            x, y = self.images.train
-            return (x[pool], y[pool]) if train else (x[test], y[test])
-        return self.images.train if train else (x, y)
+        if images.test is not None:
+            return images.train if train else images.test
+        pool, test = self._held_out(len(images.train[1]))
+        x, y = images.train
+        chosen = pool if train else test
+        return x[chosen], y[chosen]
 
     def _split_indices(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.val_size = count(self.val_fraction, len(labels))

@@ -38,9 +38,10 @@ def data_needs_download(data: DictConfig, count_classes: bool = True) -> bool:
             f"{kind.folder}/raw/> (or an empty folder to download {kind.title} into)."
         )
     missing = idx.missing_files(data.root, kind)
-    if missing and _image_folder(root):
+    images = _image_folder(root) if missing else []
+    if images:
         raise UserError(
-            f"data.root={data.root} holds a folder of images ({', '.join(_image_folder(root))}), not "
+            f"data.root={data.root} holds a folder of images ({', '.join(images)}), not "
             f"{kind.title}'s files. Fix: data=folder data.root={data.root} to train on your images "
             f"(or point data.root at the folder holding {kind.folder}/raw/)."
         )
@@ -130,7 +131,10 @@ def check_classes(trained: list[str], data: DictConfig) -> None:
     if not own_data(data):
         return  # a user's DataModule: compared with its `classes` once built (pipelines/run/evaluate)
     if data.get("dataset") == FOLDER:
-        unknown = [name for name in check_folder(data, count=False) if name not in trained]
+        from mnist_exp.core import folder  # Pillow: only for a folder (decoded by data_needs_download)
+
+        root = Path(str(data.root)).expanduser()
+        unknown = [name for name in folder.class_names(root) if name not in trained]
         if unknown:
             raise UserError(
                 f"data.root={data.root} has a class folder {unknown[0]!r} that the checkpoint's model does "
