@@ -192,3 +192,18 @@ def test_a_folder_trains_sweeps_folds_resumes_verifies_and_predicts(tmp_path: Pa
     with table.open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == len(list(pictures.iterdir())) and all(r["class"] == r["label"] for r in rows)
+
+
+def test_a_folder_of_images_given_to_mnist_is_refused_and_left_as_it_was(
+    tmp_path: Path, mnist_root: Path
+) -> None:
+    """The default data=mnist with data.root at a folder of class subfolders: not a download of MNIST
+    into it, but one line naming data=folder."""
+    image = idx.load_split(mnist_root, train=False)[0][0]
+    root = bad_folder(tmp_path, "none", image)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    done = run_cli("train", f"data.root={root}", cwd=tmp_path, pythonpath=None)
+    refused_plainly(
+        done, f"holds a folder of images (0/, 1/), not MNIST's files. Fix: data=folder data.root={root}"
+    )
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
