@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+from omegaconf import OmegaConf
 
 from mnist_exp.records.history import read_history
 from mnist_exp.records.status import read_status
+from tests import wandb_records
 from tests.conftest import run_module, scalars
 
 TINY = ["model=mlp", "debug=limit", "callbacks.feature_maps=null"]
@@ -37,10 +39,10 @@ def runs_of(uri: str) -> list:
 
 @pytest.fixture(scope="module")
 def mlflow_sweep(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> Path:
-    """A 2-job sweep logging to MLflow (the default store, under outputs/), run once."""
+    """A 2-job sweep logging to MLflow (the default store, under outputs/) and W&B, run once."""
     cwd = tmp_path_factory.mktemp("mlflow")
     done = run_module(
-        "train", "-m", "logger=mlflow", "optimizer.lr=0.01,0.1", *TINY, f"data.root={mnist_root}",
+        "train", "-m", "logger=[mlflow,wandb]", "optimizer.lr=0.01,0.1", *TINY, f"data.root={mnist_root}",
         f"hydra.sweep.dir={cwd / 'sweep'}", cwd=cwd,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -68,6 +70,78 @@ def test_a_sweep_is_a_parent_run_with_one_nested_run_per_job(mlflow_sweep: Path)
         assert {"accuracy.png", "confusion_matrix.png"} <= set(artifacts)
         assert not any(p.endswith(".ckpt") for p in artifacts)  # checkpoints only when asked
         assert (folder / "checkpoints" / "last.ckpt").is_file()  # the run folder keeps its own
+
+
+@pytest.mark.slow
+def test_trackers_show_the_experiment_once_and_can_recreate_it(mlflow_sweep: Path) -> None:
+    """Two runs that differ only in lr differ in one MLflow param, named as the user types it; no
+    copies under module.*, no callback or logger internals; the metric is `lr`; the resolved config,
+    the overrides and provenance.json are artifacts. W&B's records hold the same params and files,
+    and the status status.json says."""
+    client = MlflowClient(store(mlflow_sweep))
+    nested = sorted(
+        (r for r in runs_of(store(mlflow_sweep)) if "mlflow.parentRunId" in r.data.tags),
+        key=lambda r: r.info.run_name,
+    )
+    first, second = (r.data.params for r in nested)
+    assert {k for k in first.keys() | second.keys() if first.get(k) != second.get(k)} == {"optimizer.lr"}
+    internals = (
+        "module.net",
+        "module.optimizer",
+        "module.scheduler",
+        "callbacks",
+        "logger",
+        "hydra",
+        "paths",
+    )
+    assert not [k for k in first if k.startswith(internals)], sorted(first)
+    assert (first["model"], first["model.hidden"], first["data.batch_size"]) == ("mlp", "300", "128")
+    for run in nested:
+        folder = Path(run.data.tags["mnist_exp.run_dir"])
+        assert "lr" in run.data.metrics and not [k for k in run.data.metrics if k.startswith("lr-")]
+        artifacts = set(all_artifacts(client, run.info.run_id))
+        assert {"config.yaml", "overrides.yaml", "provenance/provenance.json"} <= artifacts
+        local = Path(client.download_artifacts(run.info.run_id, "config.yaml", str(folder.parent)))
+        resolved = OmegaConf.load(local)
+        local.unlink()
+        assert str(resolved.optimizer.lr) == run.data.params["optimizer.lr"]
+        assert "${" not in local.name and resolved.paths.output_dir == str(folder)  # resolved
+        overrides = client.download_artifacts(run.info.run_id, "overrides.yaml", str(folder.parent))
+        assert OmegaConf.load(overrides) == OmegaConf.load(folder / ".hydra" / "overrides.yaml")
+        Path(overrides).unlink()
+        config = wandb_records.merged(folder, "config")
+        shown = {k: v for k, v in config.items() if not k.startswith(("_", "provenance."))}
+        assert shown == run.data.params
+        assert {
+            "mnist_exp/config.yaml",
+            "mnist_exp/overrides.yaml",
+            "provenance.json",
+        } <= wandb_records.files(folder)
+        summary = wandb_records.merged(folder, "summary")
+        assert summary["mnist_exp.status"] == read_status(folder)["status"] == "ok"
+
+
+@pytest.mark.slow
+def test_wandb_says_the_status_of_a_requeue_that_submitit_refused(tmp_path: Path) -> None:
+    """A run closes its W&B run for a requeue (persist); submitit then refuses the requeue and the
+    run is recorded interrupted: W&B's summary says interrupted too, in the same W&B run."""
+    code = (
+        "import sys; from mnist_exp.records.wandb_run import WandbRun\n"
+        "run = WandbRun(run_dir=sys.argv[1], project='mnist-exp')\n"
+        "run.record_status('running'); run.persist(); run.record_status('interrupted')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert wandb_records.merged(tmp_path / "run", "summary")["mnist_exp.status"] == "interrupted"
+    ids = {p.name.rsplit("-", 1)[-1] for p in (tmp_path / "run" / "wandb").glob("offline-run-*")}
+    assert ids == {(tmp_path / "run" / ".wandb_run_id").read_text()}  # one W&B run
 
 
 def all_artifacts(client: MlflowClient, run_id: str, path: str | None = None) -> list[str]:

@@ -86,6 +86,30 @@ class EpochHistory(pl.Callback):
         publish(trainer, figure, self.dirpath / self.plot, "accuracy", int(self.rows[-1]["epoch"]))
 
 
+class LearningRate(pl.Callback):
+    """The learning rate as the metric `lr`, for every logger. Lightning's LearningRateMonitor names
+    it after the optimizer's class (`lr-SGD`, `lr-Adam`), so runs with different optimizers showed
+    it under different names. Read at the start of each epoch (or step), as the scheduler set it."""
+
+    def __init__(self, logging_interval: str = "epoch") -> None:
+        if logging_interval not in ("epoch", "step"):
+            raise UserError(
+                f"callbacks.lr_monitor.logging_interval={logging_interval!r} is unknown. Fix: epoch or step."
+            )
+        self.per_step = logging_interval == "step"
+
+    def _lr(self, trainer: pl.Trainer) -> float | None:
+        return float(trainer.optimizers[0].param_groups[0]["lr"]) if trainer.optimizers else None
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self.per_step and (lr := self._lr(trainer)) is not None:
+            pl_module.log("lr", lr, on_step=False, on_epoch=True, sync_dist=True)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *_: object) -> None:
+        if self.per_step and (lr := self._lr(trainer)) is not None:
+            pl_module.log("lr", lr, on_step=True, on_epoch=False, rank_zero_only=True)
+
+
 class FeatureMapDump(pl.Callback):
     """Dump a layer's activations (default: LeNet's ReLU(conv2), the seed's C3 maps) as tensor and PNGs.
 

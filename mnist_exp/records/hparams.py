@@ -78,6 +78,41 @@ def log_hparams(loggers: Sequence[Any], cfg: Any, overrides: Sequence[str] | Non
             writer.flush()
 
 
+# what trackers' params leave out: how records are written (callbacks, loggers) and Hydra's own keys
+NOT_A_PARAM = ("callbacks", "logger", "hydra")
+HYDRA_KEYS = ("_convert_", "_recursive_", "_partial_")
+# the groups whose choice the user types (`model=lenet`), shown as params beside their keys
+CHOSEN = ("experiment", "data", "model", "optimizer", "scheduler", "trainer", "hparams_search", "debug")
+
+
+def tracked_params(cfg: Any, choices: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The experiment as trackers show it (MLflow params, W&B config): each key once, under the name
+    the user types (`optimizer.lr`, not also `module.optimizer.lr`), with the group options chosen
+    (`model: lenet`). A value that is a whole interpolation (`net: ${model}`, `shuffle_seed: ${seed}`)
+    repeats a key shown elsewhere, so it is left out; so are records' internals (callbacks, loggers),
+    Hydra's keys and locations (is_location)."""
+    raw = OmegaConf.to_container(cfg, resolve=False)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    out = _own_values(raw, resolved, "")
+    out.update({g: str(c) for g, c in (choices or {}).items() if g in CHOSEN and c is not None})
+    return out
+
+
+def _own_values(raw: Any, resolved: Any, prefix: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        full = f"{prefix}{key}"
+        if (not prefix and key in NOT_A_PARAM) or key in HYDRA_KEYS or is_location(full):
+            continue
+        if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+            continue  # a copy of another key (or of the environment): shown where it is set
+        if isinstance(value, Mapping) and value:
+            out.update(_own_values(value, resolved[key], f"{full}."))
+        elif not isinstance(value, Mapping):
+            out[full] = str(resolved[key])[:PARAM_LIMIT]
+    return out
+
+
 def flat_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     """The resolved config as dotted keys (`optimizer.lr`), every value as trackers store it;
     locations left out (see is_location)."""

@@ -40,11 +40,17 @@ def machine(trainer: pl.Trainer) -> dict[str, Any]:
 
 
 def record_provenance(
-    run_dir: Path, trainer: pl.Trainer, data: dict[str, Any], log_dir: Path, loggers: list[Any]
+    run_dir: Path,
+    trainer: pl.Trainer,
+    data: dict[str, Any],
+    log_dir: Path,
+    loggers: list[Any],
+    local: dict[str, str] | None = None,
 ) -> None:
     """Append this start to provenance.json; on a resume or requeue, one line saying what differs
-    from the first start; the trackers get the first start."""
+    from the first start; the trackers get the first start. `local`: the local config composed."""
     entry, patch = provenance.collect(machine(trainer), data, leave_out=(log_dir, run_dir))
+    entry["local_config"] = local
     starts = provenance.record(run_dir, entry, patch)
     if len(starts) > 1:
         changed = provenance.differences(starts[0], starts[-1])

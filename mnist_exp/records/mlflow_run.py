@@ -22,6 +22,7 @@ from typing import Any
 from mlflow.entities import Param
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from omegaconf import OmegaConf
 from pytorch_lightning.loggers import MLFlowLogger
 from pytorch_lightning.utilities import rank_zero_only
 
@@ -90,13 +91,24 @@ class MLflowRun(MLFlowLogger):
 
     @rank_zero_only
     def log_hyperparams(self, params: Any) -> None:
+        """Nothing: Lightning sends the module's own arguments here at each fit, which repeat the
+        config's keys under other names (module.*); the params are record_config's."""
+
+    def _log_params(self, params: dict[str, str]) -> None:
         """Params once per run (MLflow refuses to change one): a resumed run logs none again."""
         logged = self.experiment.get_run(self.run_id).data.params
         if logged:
             return
-        items = [Param(k, v) for k, v in flat_params(dict(params)).items()]
+        items = [Param(k, v) for k, v in flat_params(params).items()]
         for i in range(0, len(items), 100):  # MLflow takes at most 100 params per call
             self.experiment.log_batch(run_id=self.run_id, params=items[i : i + 100])
+
+    @rank_zero_only
+    def record_config(self, params: dict[str, str], config_yaml: str, overrides: list[str]) -> None:
+        """The params once per key; config.yaml (resolved) and overrides.yaml as artifacts."""
+        self._log_params(params)
+        self.experiment.log_text(self.run_id, config_yaml, "config.yaml")
+        self.experiment.log_text(self.run_id, OmegaConf.to_yaml(overrides), "overrides.yaml")
 
     def persist(self) -> None:
         """Nothing to do: MLflow's client writes each call to the store as it is made."""

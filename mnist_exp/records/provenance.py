@@ -230,7 +230,7 @@ MAX_BYTES = 20_000_000  # a start records a few hundred packages: some 30 kB eac
 
 def _typed_start(entry: dict[str, Any]) -> dict[str, Any]:
     """A start as the readers expect it: a part of the wrong type (a folder is data) is left out."""
-    mappings = ("mnist_exp", "git", "torch", "device", "python", "data", "slurm")
+    mappings = ("mnist_exp", "git", "torch", "device", "python", "data", "slurm", "local_config")
     out = {k: v for k, v in entry.items() if k not in mappings or isinstance(v, dict)}
     packages = out.get("packages")
     if not (isinstance(packages, dict) and all(isinstance(v, str) for v in packages.values())):
@@ -316,6 +316,9 @@ def lines(entry: dict[str, Any]) -> list[str]:
     data = entry.get("data") or {}
     shown["data"] = " ".join(str(data[k]) for k in ("dataset", "folder") if data.get(k))
     shown["packages"] = f"{len(entry.get('packages') or {})} (in provenance.json)"
+    local = entry.get("local_config")
+    if isinstance(local, dict) and local.get("file"):
+        shown["local config"] = f"{local['file']} (sha256 {str(local.get('sha256', ''))[:12]})"
     return [f"{k}: {v}" for k, v in shown.items()]
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 
 import wandb
+from omegaconf import OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
@@ -57,12 +59,23 @@ class WandbRun(WandbLogger):
         for var, place in PLACES.items():
             if var not in USER_SET:
                 os.environ[var] = str(self.run_dir / "wandb" / place)
+        # what a closed run is opened again with (record_status after persist), as W&B's own init
+        self._reopen = {
+            "id": run_id,
+            "name": self.run_dir.name,
+            "dir": str(self.run_dir),
+            "project": project,
+            "group": self.run_dir.parent.name if in_sweep else None,
+            "mode": "offline" if offline else "online",
+            "resume": "allow",
+            "settings": wandb.Settings(silent=True),
+        }
         super().__init__(
             name=self.run_dir.name,
             save_dir=str(self.run_dir),
             offline=offline,
             project=project,
-            group=self.run_dir.parent.name if in_sweep else None,
+            group=self._reopen["group"],
             log_model=log_model,
             settings={"silent": True},
             id=run_id,
@@ -70,13 +83,31 @@ class WandbRun(WandbLogger):
 
     @rank_zero_only
     def log_hyperparams(self, params: Any) -> None:
-        self.experiment.config.update(flat_params(dict(params)), allow_val_change=True)
+        """Nothing: Lightning sends the module's own arguments here at each fit, which repeat the
+        config's keys under other names (module.*); the params are record_config's."""
+
+    @rank_zero_only
+    def record_config(self, params: dict[str, str], config_yaml: str, overrides: list[str]) -> None:
+        """The params once per key in the run's config; the resolved config and the overrides among
+        its files as mnist_exp/config.yaml and mnist_exp/overrides.yaml (W&B's own config.yaml is
+        its config), written into the run's files folder (a file saved from elsewhere is linked
+        there, with a warning on the terminal)."""
+        self.experiment.config.update(flat_params(params), allow_val_change=True)
+        files = Path(self.experiment.dir)
+        (files / "mnist_exp").mkdir(exist_ok=True)
+        (files / "mnist_exp" / "config.yaml").write_text(config_yaml)
+        (files / "mnist_exp" / "overrides.yaml").write_text(OmegaConf.to_yaml(overrides))
+        for name in ("config.yaml", "overrides.yaml"):
+            self.experiment.save(str(files / "mnist_exp" / name), base_path=str(files), policy="now")
 
     @rank_zero_only
     def record_status(self, status: str) -> None:
         """The word status.json says, in the run's summary as `mnist_exp.status`."""
-        if self._persisted:  # finished for a requeue that submitit then refused
-            log.warning("The W&B run was closed for a requeue: its status stays 'requeued' (now %s).", status)
+        if self._persisted:  # finished for a requeue that submitit then refused: the same run again
+            run = wandb.init(**self._reopen)
+            run.summary["mnist_exp.status"] = status
+            run.finish()
+            wandb.teardown()
             return
         self.experiment.summary["mnist_exp.status"] = status
 
@@ -84,7 +115,11 @@ class WandbRun(WandbLogger):
     def persist(self) -> None:
         """Finish the offline run, so that wandb-core writes all of it now: at a requeue SLURM stops
         the job's processes, wandb-core among them, and it lost the last epochs it had not written
-        (seen in the SLURM requeue test: 10 epochs' history). A resumed run continues the same id."""
+        (seen in the SLURM requeue test: 10 epochs' history). And the next job of a sweep in this
+        process would otherwise log into this run (W&B reuses a run still open). A resumed run
+        continues the same id."""
+        if self._persisted:
+            return
         self.experiment.finish()
         # and W&B's service ended while it still runs: its exit hook would otherwise talk to a
         # wandb-core that SLURM has stopped, and print a traceback into the job's log
@@ -97,8 +132,10 @@ class WandbRun(WandbLogger):
         go into the run's config under `provenance.`, and provenance.json and patches into its files."""
         shown = {f"provenance.{k}": v for k, v in provenance.items(entry, packages=False).items()}
         self.experiment.config.update(shown, allow_val_change=True)
+        files = Path(self.experiment.dir)
         for path in sorted(self.run_dir.glob("provenance*")):  # W&B writes its own requirements.txt
-            self.experiment.save(str(path), base_path=str(self.run_dir), policy="now")
+            shutil.copyfile(path, files / path.name)  # copied there: a link would warn on the terminal
+            self.experiment.save(str(files / path.name), base_path=str(files), policy="now")
 
     @rank_zero_only
     def log_pictures(self) -> None:

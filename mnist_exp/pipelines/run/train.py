@@ -26,14 +26,21 @@ from mnist_exp.pipelines.run.ranks import EndProcessGroup, end_process_group
 from mnist_exp.pipelines.run.stages import Status, in_ranks, recorded
 from mnist_exp.pipelines.run.stopping import CANCEL, SafeStop, StopAfterEpochs, stops_safely
 from mnist_exp.records.callbacks import AtomicCheckpointIO, StepProgressBar
-from mnist_exp.records.hparams import log_hparams
+from mnist_exp.records.hparams import log_hparams, tracked_params
 from mnist_exp.records.lock import run_lock
 from mnist_exp.records.machine import record_provenance, warn_emulated_bf16
 from mnist_exp.records.provenance import data_record
 from mnist_exp.records.status import read_status, write_status
 from mnist_exp.records.trackers import Tracker
 from mnist_exp.setup.checks import missing_package
-from mnist_exp.setup.runtime import hydra_overrides, in_multirun, steps_per_call, torch_threads
+from mnist_exp.setup.runtime import (
+    group_choices,
+    hydra_overrides,
+    in_multirun,
+    local_config,
+    steps_per_call,
+    torch_threads,
+)
 from mnist_exp.setup.validate import validate
 
 log = logging.getLogger("mnist_exp.train")
@@ -157,11 +164,9 @@ def _stages(
     trainer = build_trainer(cfg, loggers, list(extra or []), k, stop)
     if is_rank_zero():
         warn_emulated_bf16(trainer)
-        for lg in loggers:
-            lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-        log_hparams(loggers, cfg, hydra_overrides())
+        _log_params(cfg, loggers)
         data = data_record(cfg.data)
-        record_provenance(output_dir, trainer, data, Path(cfg.paths.log_dir), loggers)
+        record_provenance(output_dir, trainer, data, Path(cfg.paths.log_dir), loggers, local_config())
     metrics: dict[str, float] = {}
     with recorded(status, trainer, "setup", output_dir):
         stop.between(trainer, "in the set-up, before any training")
@@ -186,6 +191,20 @@ def _stages(
     if stop.asked == CANCEL:  # it came while the last records were written: they were finished
         raise Interrupted(f"Stopped by {stop.signame()} as the run ended: it is complete (ok).")
     return metrics
+
+
+def _log_params(cfg: DictConfig, loggers: list[Any]) -> None:
+    """Trackers (MLflow, W&B) get the experiment once per key, the resolved config and the overrides;
+    Lightning's own loggers the resolved config (the CSV logger's hparams.yaml), TensorBoard its
+    HParams tab."""
+    overrides = hydra_overrides()
+    for lg in loggers:
+        if isinstance(lg, Tracker):
+            params = tracked_params(cfg, group_choices())
+            lg.record_config(params, OmegaConf.to_yaml(cfg, resolve=True), list(overrides or []))
+        else:
+            lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    log_hparams(loggers, cfg, overrides)
 
 
 def quiet_lightning() -> None:
@@ -241,8 +260,8 @@ def _status_writer(cfg: DictConfig, output_dir: Path, started: float, loggers: l
                 logger.record_status(state)
                 if state != "running" and pictures:
                     logger.log_pictures()
-                if state == "requeued":  # the job is handed to SLURM next, which stops its processes
-                    logger.persist()
+                if state != "running":  # ended: written now, and closed (the next job of a
+                    logger.persist()  # sweep in this process opens its own; SLURM stops a requeued one)
 
     return status
 
