@@ -9,6 +9,7 @@ into the plugin's schema, which Hydra deprecates (automatic schema matching)."""
 
 # no `from __future__ import annotations`: Hydra runs this module before it is in sys.modules,
 # where a dataclass could not resolve string annotations
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,8 @@ if LocalQueueConf is not None:
         stderr_to_stdout: bool = True
 
 
+# Hydra 1.4 warns when a name is stored again without saying replace=True (1.3 has no such argument)
+REPLACE = {"replace": True} if "replace" in inspect.signature(ConfigStore.store).parameters else {}
 OLD_LOCAL_NAME = "submitit_local"  # local_cluster's name until 0.2, and the submitit plugin's
 
 
@@ -42,4 +45,6 @@ class SubmititLocalConfig(SearchPathPlugin):
         if LocalQueueConf is not None:
             store = ConfigStore.instance()
             for name in ("local_cluster", OLD_LOCAL_NAME):
-                store.store(group="hydra/launcher", name=name, node=LocalConf, provider="mnist_exp")
+                store.store(
+                    group="hydra/launcher", name=name, node=LocalConf, provider="mnist_exp", **REPLACE
+                )

@@ -10,7 +10,8 @@ from mnist_exp.core.ckpt_file import checkpoint_file
 from mnist_exp.core.netconfig import trusted_modules
 from mnist_exp.core.targets import own_data
 from mnist_exp.setup.checks import check_accelerator, check_classes, check_own_data, data_needs_download
-from mnist_exp.setup.config import CONF_DIR
+from mnist_exp.setup.config import CONF_DIR, VERSION_BASE
+from mnist_exp.setup.execution import trusted
 from mnist_exp.setup.validate import validate
 
 PROG = "mnist-exp-eval"
@@ -40,8 +41,9 @@ def check(cfg: DictConfig) -> None:
     check_classes(model.class_names, cfg.data)
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")
+@hydra.main(**VERSION_BASE, config_path=CONF_DIR, config_name="eval")
 @guarded
+@trusted
 def hydra_main(cfg: DictConfig) -> None:
     from mnist_exp.pipelines.run.evaluate import evaluate
 

@@ -14,7 +14,8 @@ from omegaconf import DictConfig
 from mnist_exp.cli.common import guarded, print_error, refuse_used_folder, run_hydra
 from mnist_exp.core.ckpt_file import checkpoint_file
 from mnist_exp.core.netconfig import trusted_modules
-from mnist_exp.setup.config import CONF_DIR
+from mnist_exp.setup.config import CONF_DIR, VERSION_BASE
+from mnist_exp.setup.execution import trusted
 
 PROG = "mnist-exp-predict"
 USAGE = """\
@@ -35,8 +36,9 @@ def check(cfg: DictConfig) -> None:
     load_checkpoint(cfg.ckpt_path, trusted_modules(cfg.get("trust")))  # schema, class judged, weights fit
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="predict")
+@hydra.main(**VERSION_BASE, config_path=CONF_DIR, config_name="predict")
 @guarded
+@trusted
 def hydra_main(cfg: DictConfig) -> None:
     from mnist_exp.pipelines.run.predict import predict, show, write_csv
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 
 from hydra import compose as hydra_compose
@@ -28,6 +29,10 @@ def conf_dir() -> str:
 
 
 CONF_DIR = conf_dir()
+# Hydra 1.3 needs version_base="1.3" (without it: 1.1's behavior, a run changes into its folder);
+# Hydra 1.4 deprecates the parameter and has 1.3's behavior by default
+_HYDRA = tuple(int(part) for part in version("hydra-core").split(".")[:2])  # 1.4.0rc3: (1, 4)
+VERSION_BASE: dict[str, str] = {"version_base": "1.3"} if _HYDRA < (1, 4) else {}
 PROCESS_ID = f"{os.getpid():05d}"
 
 
@@ -37,10 +42,13 @@ def register_resolvers() -> None:
     Cached in the config (use_cache) so a sweep's jobs, even in other processes, share one value.
     `${job_name:...}` names a sweep job's folder by its swept overrides.
     """
+    # OmegaConf 2.4 names it register_resolver (2.3's register_resolver is the old, other API)
+    new_api = tuple(int(part) for part in version("omegaconf").split(".")[:2]) >= (2, 4)
+    register = OmegaConf.register_resolver if new_api else OmegaConf.register_new_resolver
     if not OmegaConf.has_resolver("run_id"):
-        OmegaConf.register_new_resolver("run_id", lambda: PROCESS_ID, use_cache=True)
+        register("run_id", lambda: PROCESS_ID, use_cache=True)
     if not OmegaConf.has_resolver("job_name"):
-        OmegaConf.register_new_resolver("job_name", job_name)
+        register("job_name", job_name)
 
 
 register_resolvers()
@@ -60,5 +68,5 @@ def compose(
         # a primary config of the user's (--config-name): compose looks for it in its first folder only
         primary, config_dir = str(config_folder(config_dir)), CONF_DIR
     overrides = searchpath_overrides(list(overrides), config_dir)
-    with initialize_config_dir(config_dir=primary, version_base="1.3"):
+    with initialize_config_dir(config_dir=primary, **VERSION_BASE):
         return hydra_compose(config_name, overrides=overrides, return_hydra_config=hydra)

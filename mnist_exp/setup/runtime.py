@@ -3,8 +3,10 @@ CPU threads a job may use."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
+from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -18,6 +20,31 @@ from mnist_exp.records.provenance import usable_cpus
 def hydra_overrides() -> list[str] | None:
     """This run's or job's command-line overrides (None outside Hydra, e.g. tests calling train())."""
     return [str(o) for o in HydraConfig.get().overrides.task] if HydraConfig.initialized() else None
+
+
+def group_choices() -> dict[str, str | None]:
+    """The option chosen in each config group (`model: lenet`); empty outside Hydra."""
+    if not HydraConfig.initialized():
+        return {}
+    return {str(k): (None if v is None else str(v)) for k, v in HydraConfig.get().runtime.choices.items()}
+
+
+def local_config() -> dict[str, str] | None:
+    """The local config this run composed (conf/local/<choice>.yaml in the first config folder that
+    has one, as Hydra looks): its path, SHA-256 and text for provenance.json (it is untracked, so the
+    record keeps it); None when there is none or outside Hydra."""
+    choice = group_choices().get("local")
+    if not choice:
+        return None
+    for source in HydraConfig.get().runtime.config_sources:
+        if source.schema != "file":
+            continue
+        path = Path(str(source.path)) / "local" / f"{choice}.yaml"
+        if path.is_file():
+            data = path.read_bytes()
+            text = data.decode(errors="replace")
+            return {"file": str(path.resolve()), "sha256": hashlib.sha256(data).hexdigest(), "text": text}
+    return None
 
 
 def in_multirun() -> bool:
