@@ -26,6 +26,9 @@ def assert_refused(result: subprocess.CompletedProcess, message: str, cwd: Path)
         (["model=resnet"], "there is no 'resnet' in group 'model'. Fix: one of lenet, mlp"),
         (["logger=[tensorboard,tb]"], "there is no 'tb' in group 'logger'. Fix: one of csv, many, mlflow"),
         (["optimizer.lrr=0.1"], "Unknown config key 'optimizer.lrr'. Did you mean 'optimizer.lr'?"),
+        # a key under a group whose value (or last part) is an option: the group's option is meant
+        (["trainer.strategy=ddp"], "a config group, and ddp one of its options. Fix: trainer=ddp (picks"),
+        (["logger.mlflow.tracking_uri=x"], "'logger' is a config group, and mlflow one of its options"),
         (["optimizer.lr=-1"], "optimizer.lr must be a finite number > 0, got -1"),
         (["trainer=gpu"], "no CUDA GPU"),
         (["trainer.accelerator=gpu"], "no CUDA GPU"),

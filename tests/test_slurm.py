@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
-from wandb.proto import wandb_internal_pb2
 
 from mnist_exp.records.history import read_history
+from tests import wandb_records
 from tests.conftest import REPO, run_module, scalars
 from tests.test_resume import start
 
@@ -106,6 +106,21 @@ def job_statuses(sweep_dir: Path) -> dict[str, str]:
 
 def epochs(folder: Path) -> list[int]:
     return [int(r["epoch"]) for r in read_history(folder / "metrics.csv")]
+
+
+def test_a_dry_run_of_the_readmes_sweep_on_slurm_submits_nothing(
+    slurm: None, tmp_path: Path, mnist_root: Path
+) -> None:
+    """The README's 12-job sweep with hydra/launcher=slurm and dry_run=true: the 12 jobs, their
+    folders and what each asks SLURM for are listed; nothing is queued, nothing is written."""
+    grid = ["data.batch_size=32,64,128,256", "optimizer.lr=0.001,0.01,0.1"]
+    done = run_module("train", "-m", *grid, *SLURM, f"data.root={mnist_root}", "dry_run=true", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "12 jobs; nothing is run or submitted" in done.stdout
+    assert "SLURM: partition=(the cluster's default) nodes=1 tasks_per_node=1 cpus_per_task=1" in done.stdout
+    assert len(re.findall(r"^ +\d+  batch_size=\d+,lr=[\d.]+ +run$", done.stdout, flags=re.M)) == 12
+    queue = subprocess.run(["squeue", "-h", "--me"], capture_output=True, text=True, check=True).stdout
+    assert queue.strip() == "" and list(tmp_path.iterdir()) == []
 
 
 def test_a_sweep_runs_as_slurm_jobs_seen_in_squeue(slurm: None, tmp_path: Path, mnist_root: Path) -> None:
@@ -202,33 +217,6 @@ def _time_limit_signal_after(job: Path, epochs_done: int, proc: subprocess.Popen
         time.sleep(0.1)
 
 
-def wandb_history(run: Path) -> list[dict]:
-    """The history rows of a run's offline W&B runs (one folder per start), in order, read from the
-    `.wandb` files with W&B's own record definitions (a LevelDB-style log of protobuf records)."""
-    rows = []
-    for path in sorted(run.glob("wandb/offline-run-*/run-*.wandb")):
-        data, pos, chunk = path.read_bytes(), 7, b""
-        assert data[:4] == b":W&B"
-        while pos + 7 <= len(data):
-            if 32768 - pos % 32768 < 7:  # a block's tail too short for a record header: padding
-                pos += 32768 - pos % 32768
-                continue
-            length, kind = int.from_bytes(data[pos + 4 : pos + 6], "little"), data[pos + 6]
-            chunk, pos = chunk + data[pos + 7 : pos + 7 + length], pos + 7 + length
-            if kind in (1, 4):  # a whole record, or the last piece of one
-                record = wandb_internal_pb2.Record()
-                record.ParseFromString(chunk)
-                chunk = b""
-                if record.WhichOneof("record_type") == "history":
-                    rows.append(
-                        {
-                            i.key or "/".join(i.nested_key): json.loads(i.value_json)
-                            for i in record.history.item
-                        }
-                    )
-    return rows
-
-
 def test_a_run_twice_at_its_time_limit_is_requeued_and_ends_as_if_never_stopped(
     slurm: None, own_model: list[str], tmp_path: Path, mnist_root: Path
 ) -> None:
@@ -259,7 +247,7 @@ def test_a_run_twice_at_its_time_limit_is_requeued_and_ends_as_if_never_stopped(
     logged = MlflowClient(uri).get_metric_history(mlflow_run.info.run_id, "val/acc")
     assert [m.value for m in sorted(logged, key=lambda m: m.step)] == val_acc
     assert mlflow_run.data.tags["mnist_exp.status"] == "ok"
-    assert [row["val/acc"] for row in wandb_history(sweep_dir / "0") if "val/acc" in row] == val_acc
+    assert [row["val/acc"] for row in wandb_records.history(sweep_dir / "0") if "val/acc" in row] == val_acc
     assert len(list((sweep_dir / "0").glob("wandb/offline-run-*"))) == 3  # one W&B run id, three starts
     starts = json.loads((sweep_dir / "0" / "provenance.json").read_text())["starts"]  # one per start
     assert len(starts) == 3 and all(s["slurm"]["job_id"] and s["slurm"]["node"] for s in starts)

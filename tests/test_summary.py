@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_exp.pipelines.report.summary import fold, varying
+from mnist_exp.pipelines.report.summary import fold, markdown, reach_words, varying
 from mnist_exp.records.stats import describe, welch_p
 from tests.test_sweep import TINY, sweep
 
@@ -70,3 +70,22 @@ def test_seeds_and_folds_fold_together() -> None:
     ]  # fmt: skip
     rows = fold(jobs, list(varying(jobs)), "val/acc_best")
     assert [(r["config"], r["n"]) for r in rows] == [("lr=0.1", 6), ("lr=0.01", 6)]
+
+
+def test_how_many_seeds_reach_the_reported_figure() -> None:
+    """A reported 98.6% is reached from 98.55% on (what rounds to it); the report counts the seeds that
+    reach it and says where it lies in their spread, in standard deviations from their mean."""
+    accs = [0.9830, 0.9840, 0.9850, 0.98549, 0.9855, 0.9870]
+    jobs = [
+        {"overrides": ["experiment=seed_lenet", f"seed={s}"], "status": "ok", "test/acc": a, "test_acc": a}
+        for s, a in enumerate(accs)
+    ]
+    [row] = fold(jobs, list(varying(jobs)), "test/acc")
+    assert row["reaching_reported"] == 2  # 98.55 and 98.70; 98.549 prints as 98.5
+    mean, std = statistics.fmean(accs), statistics.stdev(accs)
+    assert row["reported_z"] == pytest.approx((0.986 - mean) / std)
+    assert reach_words(row) == f"2 of 6 ({(0.986 - mean) / std:+.1f} std; best 98.70)"
+    assert "seeds reaching it" in markdown([row], "test/acc")
+    other = {"overrides": ["model=mlp", "seed=0"], "status": "ok", "test/acc": 0.9, "test_acc": 0.9}
+    [plain] = fold([other], [], "test/acc")  # not a seed experiment: nothing reported, nothing reached
+    assert plain["reaching_reported"] is None and reach_words(plain) == ""

@@ -195,6 +195,34 @@ def test_rerunning_a_finished_sweep_trains_nothing(grid, mnist_root: Path) -> No
     assert "holds a sweep run with other settings" in other.stderr and "Traceback" not in other.stderr
 
 
+def dry_run_rows(output: str) -> dict[str, str]:
+    """A dry run's jobs as printed: folder name -> what a run of the sweep would do with it."""
+    rows = re.findall(r"^ +\d+  (\S+) +(.+)$", output, flags=re.M)
+    return {name: state.strip() for name, state in rows}
+
+
+def test_a_dry_run_lists_the_jobs_and_what_a_rerun_would_do(grid, tmp_path: Path, mnist_root: Path) -> None:
+    """dry_run=true: the jobs Hydra would launch (named as the real sweep named them), each with what
+    a run of that folder would do with it; nothing is trained or written, bad values are refused."""
+    sweep_dir, _ = grid
+    fresh = sweep(tmp_path, *GRID, *TINY, f"data.root={mnist_root}", "dry_run=true")
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    assert "4 jobs; nothing is run or submitted" in fresh.stdout and list(tmp_path.iterdir()) == []
+    assert dry_run_rows(fresh.stdout) == dict.fromkeys(NAMES, "run")
+    before = sorted((p, p.stat().st_mtime_ns) for p in sweep_dir.rglob("*"))
+    more = ["data.batch_size=64,128", "optimizer.lr=0.01,0.1,0.5"]
+    again = sweep(
+        tmp_path, *more, *TINY, f"data.root={mnist_root}", f"hydra.sweep.dir={sweep_dir}", "dry_run=true"
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    new = {"batch_size=64,lr=0.5": "run", "batch_size=128,lr=0.5": "run"}
+    assert dry_run_rows(again.stdout) == {**dict.fromkeys(NAMES, "skip (ok)"), **new}
+    assert sorted((p, p.stat().st_mtime_ns) for p in sweep_dir.rglob("*")) == before
+    bad = sweep(tmp_path, "optimizer.lr=0.1,-1", *TINY, f"data.root={mnist_root}", "dry_run=true")
+    assert bad.returncode == 2 and "optimizer.lr must be a finite number > 0, got -1" in bad.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 RECORDED = Path(__file__).parent / "data" / "sweep_recorded_before_the_split"
 
 
@@ -268,6 +296,9 @@ def test_interrupted_sweep_resumes_where_it_stopped(tmp_path: Path, mnist_root: 
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 130, err[-2000:]
     assert f"hydra.sweep.dir={sweep_dir}" in err and "Traceback" not in out + err
+    plan = run_module("train", *args, "dry_run=true", cwd=tmp_path)  # what the re-run below will do
+    assert re.search(r"lr=0\.05 +resume after epoch \d \(interrupted\)", plan.stdout), plan.stdout
+    assert dry_run_rows(plan.stdout)["lr=0.1"] == "run"
     report = run_module("report", str(sweep_dir), cwd=tmp_path)  # works on an interrupted sweep
     assert report.returncode == 0
     with (sweep_dir / "results.csv").open() as fh:

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 from omegaconf import DictConfig
 
 from mnist_exp.core.errors import UserError
+from mnist_exp.pipelines.sweep.plan import dry_run
+from mnist_exp.setup.execution import trusting
 from mnist_exp.setup.guards import RESULT_FILES, used_folder_error
 from mnist_exp.setup.help import help_text
 from mnist_exp.setup.preflight import preflight
@@ -68,15 +70,25 @@ def run_hydra(
     check: Callable[[DictConfig], None] | None,
     usage: str,
     check_job: Callable[[DictConfig], None] | None = None,
+    planned: bool = False,
 ) -> None:
     """A Hydra command: its own `--help`; else check the command line (all of it, before any
-    folder exists), then run."""
+    folder exists), then run it, or with `planned` (dry_run=true) list what it would run."""
     if any(a in ("--help", "-h") for a in sys.argv[1:]):
         print(help_text(prog, config_name, usage))
         return
     sys.argv = [sys.argv[0], *split_argv(sys.argv[1:]).argv()]  # Hydra's argparse: flags first
-    preflight(config_name, sys.argv[1:], check, prog=prog, check_job=check_job)
-    hydra_main()
+    sweep, named = preflight(config_name, sys.argv[1:], check, prog=prog, check_job=check_job)
+    if planned:
+        line = split_argv(sys.argv[1:])
+        dry_run(line.config_name or config_name, line.overrides, line.config_dir, prog, sweep)
+        return
+    if sweep and not {"-m", "--multirun"} & set(sys.argv[1:]):
+        # a preset's hydra.mode: MULTIRUN (hparams_search=...): Hydra 1.4 takes the mode only from
+        # the command line or the primary config, so the command line says it
+        sys.argv.insert(1, "--multirun")
+    with trusting(named):  # Hydra's own instantiate calls (callbacks, logging) in this process
+        hydra_main()
     # The command is done: the interpreter's last garbage collection, over every object torch and
     # Lightning made, took 1-3 s between a run's last line and the process's exit. Frozen objects
     # are left out of it; they are still freed by their reference counts, and atexit handlers

@@ -12,7 +12,7 @@ import sys
 from mnist_exp.cli.common import guarded, run_hydra
 from mnist_exp.cli.train import check, check_job, hydra_main
 from mnist_exp.core.errors import UserError
-from mnist_exp.setup.guards import sweep_rerun_argv
+from mnist_exp.setup.guards import dry_run_argv, sweep_rerun_argv
 
 PROG = "mnist-exp-reproduce"
 PRESET = "hparams_search=reproduce"
@@ -62,9 +62,10 @@ def preset_argv(argv: list[str]) -> list[str]:
 @guarded
 def main() -> None:
     """`mnist-exp-reproduce`: checked like any training command line, then run as a multirun."""
-    sys.argv = [sys.argv[0], *preset_argv(sys.argv[1:])]
+    argv, planned = dry_run_argv(sys.argv[1:])
+    sys.argv = [sys.argv[0], *preset_argv(argv)]
     sys.argv = [sys.argv[0], *sweep_rerun_argv(sys.argv[1:])]
-    run_hydra(PROG, "config", hydra_main, check, USAGE, check_job)
+    run_hydra(PROG, "config", hydra_main, check, USAGE, check_job, planned)
 
 
 if __name__ == "__main__":

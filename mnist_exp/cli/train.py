@@ -20,8 +20,9 @@ from mnist_exp.core.rank_zero import other_rank_process
 from mnist_exp.core.targets import own_data
 from mnist_exp.pipelines.report.rerun_verdict import verify
 from mnist_exp.setup.checks import check_accelerator, check_own_data, data_needs_download
-from mnist_exp.setup.config import CONF_DIR
-from mnist_exp.setup.guards import resume_argv, sweep_rerun_argv, used_folder_error
+from mnist_exp.setup.config import CONF_DIR, VERSION_BASE
+from mnist_exp.setup.execution import trusted
+from mnist_exp.setup.guards import dry_run_argv, resume_argv, sweep_rerun_argv, used_folder_error
 from mnist_exp.setup.rerun_command import verify_argv
 from mnist_exp.setup.runtime import in_multirun
 from mnist_exp.setup.validate import model_config, validate
@@ -99,8 +100,9 @@ def _check_own_model(cfg: DictConfig) -> None:
         raise UserError(error)
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+@hydra.main(**VERSION_BASE, config_path=CONF_DIR, config_name="config")
 @guarded
+@trusted
 def hydra_main(cfg: DictConfig) -> float | None:
     from mnist_exp.pipelines.run.train import train
     from mnist_exp.pipelines.sweep.jobs import run_sweep_job
@@ -113,11 +115,12 @@ def hydra_main(cfg: DictConfig) -> float | None:
 @guarded
 def main() -> None:
     """`mnist-exp-train`: bad input is refused before Hydra makes a run folder."""
-    argv, verification = verify_argv(sys.argv[1:])
+    argv, planned = dry_run_argv(sys.argv[1:])
+    argv, verification = verify_argv(argv)
     sys.argv = [sys.argv[0], *resume_argv(argv)]
     sys.argv = [sys.argv[0], *sweep_rerun_argv(sys.argv[1:])]
-    if verification is None:
-        run_hydra(PROG, "config", hydra_main, check, USAGE, check_job)
+    if verification is None or planned:
+        run_hydra(PROG, "config", hydra_main, check, USAGE, check_job, planned)
         return
     try:
         run_hydra(PROG, "config", hydra_main, check, USAGE, check_job)

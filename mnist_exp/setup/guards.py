@@ -143,3 +143,17 @@ def sweep_rerun_argv(argv: list[str]) -> list[str]:
             "it, or choose a new hydra.sweep.dir."
         )
     return line.argv()
+
+
+def dry_run_argv(argv: list[str]) -> tuple[list[str], bool]:
+    """`dry_run=true` (the command's own word, not a config key): list what would run, run nothing."""
+    rest, planned = [], False
+    for word in argv:
+        key, _, value = word.partition("=")
+        if key.lstrip("+") != "dry_run":
+            rest.append(word)
+        elif value.lower() in ("true", "false"):
+            planned = value.lower() == "true"
+        else:
+            raise UserError(f"{word}: dry_run takes true or false. Fix: dry_run=true")
+    return rest, planned

@@ -23,8 +23,10 @@ def _defaults(config_name: str) -> dict[str, str | None]:
         if isinstance(entry, str) or entry is None:
             continue
         for group, option in entry.items():
-            if not str(group).startswith(("hydra", "override")):
+            if not str(group).startswith(("hydra", "override", "optional")):
                 out[str(group)] = None if option is None else str(option)
+    if config_name != "config":  # composed for a local config's sake only (conf/eval.yaml says why)
+        out.pop("logger", None)
     return out
 
 
@@ -50,6 +52,10 @@ def help_text(prog: str, config_name: str, usage: str) -> str:
         lines.append(f"  {group + ':':<16}{', '.join(shown)}")
         if pieces:
             lines.append(f"  {'':<16}(default is {', '.join(pieces)}; drop one with {group}.<name>=null)")
+    lines.append(
+        f"  {'local:':<16}(optional) your machine's settings: conf/local/default.yaml of this folder"
+    )
+    lines.append(f"  {'':<16}or of --config-dir, untracked (data.root, the logger, a SLURM partition)")
     # Hydra's, its joblib plugin's, ours (local_cluster: stored by hydra_plugins/mnist_exp_launchers)
     launchers = ["basic*", "joblib", *group_options("hydra/launcher"), "local_cluster"]
     lines.append(f"  {'hydra/launcher:':<16}{', '.join(launchers)}   (with -m: where a sweep's jobs run)")

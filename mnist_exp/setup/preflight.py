@@ -19,6 +19,7 @@ from mnist_exp.core.errors import UserError
 from mnist_exp.core.targets import OPTUNA_SWEEPER, names
 from mnist_exp.setup.checks import check_loggers
 from mnist_exp.setup.config import compose
+from mnist_exp.setup.execution import targets
 from mnist_exp.setup.help import group_options, parts
 from mnist_exp.setup.sources import split_argv
 from mnist_exp.setup.validate import validate
@@ -57,10 +58,30 @@ def _keys(node: Any, prefix: str = "") -> list[str]:
     return out
 
 
+def _group_hint(key: str, overrides: list[str]) -> str:
+    """`trainer.strategy=ddp` or `logger.mlflow=...`: a key under a config group whose value (or
+    last part) is one of the group's options means that option (`trainer=ddp`), not a nearby key."""
+    group, _, rest = key.partition(".")
+    options = group_options(group)
+    values = [o.split("=", 1)[1] for o in overrides if o.lstrip("+~").split("=", 1)[0] == key and "=" in o]
+    picked = [v for v in values if v in options] or [rest.split(".")[0]] * (rest.split(".")[0] in options)
+    if not picked:
+        return ""
+    return (
+        f"'{group}' is a config group, and {picked[0]} one of its options. "
+        f"Fix: {group}={picked[0]} (picks {group}/{picked[0]}.yaml)."
+    )
+
+
 def explain_composition_error(
-    err: Exception, config_name: str, prog: str, config_dir: str | None = None
+    err: Exception,
+    config_name: str,
+    prog: str,
+    config_dir: str | None = None,
+    overrides: list[str] | None = None,
 ) -> str:
-    """Hydra's composition errors, rewritten to name the fix (and the nearest known key)."""
+    """Hydra's composition errors, rewritten to name the fix (the group option meant, else the
+    nearest known key)."""
     text = str(err)
     for plugin, extra, example in (
         ("optuna", "optuna", "hparams_search=optuna"),  # the old plugin's config, if a user names it
@@ -85,6 +106,9 @@ def explain_composition_error(
     override = re.search(r"Could not override '([^']+)'", text)
     if override:
         key = override.group(1)
+        group_hint = _group_hint(key, overrides or [])
+        if group_hint:
+            return f"Unknown config key '{key}'. {group_hint}"
         known = [k for k in _keys(compose(config_name, config_dir=config_dir)) if "._" not in f".{k}"]
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         hint = f"Did you mean '{close[0]}'? " if close else ""
@@ -95,6 +119,12 @@ def explain_composition_error(
             f"({prog} --cfg job lists them), or +{key}=... to add a new one on purpose."
         )
     first = " ".join(text.split("\n")[:2])
+    if text.startswith("In 'local/"):
+        return (
+            f"Your local config (conf/local/{text.split('/', 1)[1].split(chr(39))[0]}.yaml) does not compose "
+            f"with this command line: {first}. Fix: change that file (docs/configuration.md, 'Your "
+            "machine's settings'), or run from a folder without it."
+        )
     if "Primary config" in text or "Cannot find primary config" in text:
         return f"The configs that ship with mnist-exp are missing: {first}. Fix: reinstall mnist-exp."
     return (
@@ -130,7 +160,7 @@ def _compose(config_name: str, overrides: list[str], prog: str, config_dir: str 
     try:
         return compose(config_name, overrides, hydra=True, config_dir=config_dir)
     except HydraException as err:
-        raise UserError(explain_composition_error(err, config_name, prog, config_dir)) from None
+        raise UserError(explain_composition_error(err, config_name, prog, config_dir, overrides)) from None
 
 
 def _refuse_parts(cfg: DictConfig) -> None:
@@ -155,8 +185,10 @@ def preflight(
     check: Callable[[DictConfig], None] | None = None,
     prog: str = "",
     check_job: Callable[[DictConfig], None] | None = None,
-) -> None:
+) -> tuple[bool, set[str]]:
     """Compose the config as Hydra will, and run `check` on it, before Hydra makes a run folder.
+    Returns whether the command is a sweep (`-m`, or a preset that sets hydra.mode: MULTIRUN), and
+    the code its configs name (setup/execution: what Hydra 1.4 may instantiate).
 
     For a sweep (`-m`, or a preset that sets hydra.mode), every swept value is checked too, each
     in a config of its own, so a bad value fails at once instead of as one failed job among many
@@ -165,7 +197,7 @@ def preflight(
     Hydra's informational flags pass through untouched.
     """
     if any(a.split("=")[0] in _HYDRA_FLAGS for a in argv):
-        return
+        return False, set()
     line = split_argv(argv)
     if "hydra/launcher=submitit_local" in line.overrides:
         print(
@@ -202,9 +234,11 @@ def preflight(
                 variant[sum(1 for c in choices[:i] if c)] = value
                 variants.append(variant)
     stores_checked: set[str] = set()
+    named: set[str] = set()
     for n, overrides in enumerate(variants):
         cfg = cfg if n == 0 else _compose(config_name, overrides, prog, where)
         OmegaConf.set_struct(cfg, False)
+        named |= targets(cfg)
         # the folder Hydra will make, however its path was written (quoted, relative, ...);
         # none for a sweep's jobs: each job's folder is checked when the job starts
         run_dir = None if multirun else OmegaConf.select(cfg, "hydra.run.dir")
@@ -223,3 +257,4 @@ def preflight(
         if loggers not in stores_checked:  # each store once, not once per swept value and job
             stores_checked.add(loggers)
             check_loggers(cfg)
+    return multirun, named
