@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # docs/comparing.md's MLflow picture: a real `mlflow ui` on the SQLite store, on 127.0.0.1, showing
-# its compare-runs page for the nested runs of the newest sweep, photographed by headless Chromium
-# (apt-get install chromium).
-#   bash docs/mlflow_screenshot.sh outputs/mlflow.db docs
+# its compare-runs page for the nested runs of the newest sweep with "Show diff only" switched on,
+# photographed by headless Chromium driven by Playwright (apt-get install chromium; pip install
+# playwright in any venv, named by $PLAYWRIGHT_PYTHON; Playwright's own browsers are not needed).
+#   PLAYWRIGHT_PYTHON=/tmp/pw/bin/python bash docs/mlflow_screenshot.sh outputs/mlflow.db docs
 set -euo pipefail
 db=$(realpath "$1")
 out=${2:-docs}
@@ -30,6 +31,19 @@ query = urllib.parse.urlencode({
 print(f"http://127.0.0.1:{sys.argv[2]}/#/compare-runs?{query}")
 PY
 )
-chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1600,2000 \
-  --virtual-time-budget=30000 --screenshot="$out/mlflow_compare.png" "$url" 2>/dev/null
+"${PLAYWRIGHT_PYTHON:-python}" - "$url" "$out/mlflow_compare.png" <<'PY'
+import sys
+from playwright.sync_api import sync_playwright
+
+url, path = sys.argv[1:]
+with sync_playwright() as p:
+    browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+    page = browser.new_page(viewport={"width": 1600, "height": 1400})
+    page.goto(url)
+    page.get_by_text("Show diff only").first.wait_for(timeout=60000)
+    page.get_by_role("switch").first.click()  # the page's first switch: "Show diff only"
+    page.wait_for_timeout(1500)
+    page.screenshot(path=path, full_page=True)
+    browser.close()
+PY
 echo "wrote $out/mlflow_compare.png from $url"

@@ -19,7 +19,7 @@ from mnist_exp.core.errors import UserError
 from mnist_exp.core.targets import OPTUNA_SWEEPER, names
 from mnist_exp.setup.checks import check_loggers
 from mnist_exp.setup.config import compose
-from mnist_exp.setup.execution import targets
+from mnist_exp.setup.execution import targets, trusting
 from mnist_exp.setup.help import group_options, parts
 from mnist_exp.setup.sources import split_argv
 from mnist_exp.setup.validate import validate
@@ -247,12 +247,13 @@ def preflight(
         missing = [k for k in ("ckpt_path", "images") if k in cfg.keys() and OmegaConf.is_missing(cfg, k)]
         if missing:
             raise UserError(f"{missing[0]} is required. Fix: add {missing[0]}=... to the command.")
-        if check is not None and n == 0:
-            check(cfg)
-        else:
-            validate(cfg)
-            if check_job is not None:
-                check_job(cfg)
+        with trusting(named):  # a data module of the user's is built once here (setup/checks)
+            if check is not None and n == 0:
+                check(cfg)
+            else:
+                validate(cfg)
+                if check_job is not None:
+                    check_job(cfg)
         loggers = OmegaConf.to_yaml(cfg.get("logger") or {})
         if loggers not in stores_checked:  # each store once, not once per swept value and job
             stores_checked.add(loggers)

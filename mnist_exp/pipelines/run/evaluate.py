@@ -17,6 +17,7 @@ from mnist_exp.core.module import MNISTClassifier
 from mnist_exp.core.netconfig import trusted_modules
 from mnist_exp.core.targets import own_data
 from mnist_exp.pipelines.run.train import quiet_lightning
+from mnist_exp.setup.execution import targets, trusting
 from mnist_exp.setup.validate import validate
 
 log = logging.getLogger("mnist_exp.eval")
@@ -24,7 +25,12 @@ log = logging.getLogger("mnist_exp.eval")
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Test the checkpoint; the data module is the user's, with the checkpoint's pad/mean/std (and
-    its class names, for a folder of images)."""
+    its class names, for a folder of images). Only what the config names is built (setup/execution)."""
+    with trusting(targets(cfg)):
+        return _evaluate(cfg)
+
+
+def _evaluate(cfg: DictConfig) -> dict[str, float]:
     validate(cfg)
     quiet_lightning()
     torch.utils.deterministic.fill_uninitialized_memory = False

@@ -33,6 +33,7 @@ from mnist_exp.records.provenance import data_record
 from mnist_exp.records.status import read_status, write_status
 from mnist_exp.records.trackers import Tracker
 from mnist_exp.setup.checks import missing_package
+from mnist_exp.setup.execution import targets, trusting
 from mnist_exp.setup.runtime import (
     group_choices,
     hydra_overrides,
@@ -143,9 +144,10 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
 
 def _train(cfg: DictConfig, output_dir: Path, extra_callbacks: list[pl.Callback] | None) -> dict[str, float]:
     """Every stage holds the signals (set-up, fit, test, records): a signal ends the run at the
-    next safe point, recorded with its stage."""
+    next safe point, recorded with its stage. What the config names may be built (train() called
+    in-process has no command line's whitelist: setup/execution)."""
     stop = SafeStop()
-    with stops_safely(stop):
+    with stops_safely(stop), trusting(targets(cfg)):
         return _stages(cfg, output_dir, extra_callbacks, stop)
 
 

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_exp.core.errors import UserError
 from mnist_exp.core.overrides import SWEPT_ENV, job_name, same_overrides
 from mnist_exp.core.targets import OPTUNA_SWEEPER, names
-from mnist_exp.records.status import last_checkpoint, read_status
+from mnist_exp.records.status import FINAL, last_checkpoint, read_status
 from mnist_exp.setup.config import compose
 
 # what a launcher asks for, per job: the submitit launchers' keys worth seeing (null ones left out)
@@ -63,17 +63,18 @@ def resources(launcher: DictConfig) -> str:
 
 
 def job_state(folder: Path, overrides: list[str]) -> str:
-    """What running this sweep folder again would do with the job."""
+    """What running this sweep into its folder would do with the job, decided as the sweep's jobs
+    decide it (pipelines/sweep/jobs._earlier_outcome): skip a finished one, resume a stopped one
+    from its last checkpoint, refuse a folder that holds another job's checkpoint, else run."""
     status = read_status(folder)
-    if not status:
-        return "run" if not folder.exists() else "run (its folder exists, without a run)"
-    if status.get("overrides") is not None and not same_overrides(status["overrides"], overrides):
-        return "refused: the folder holds a job with other overrides"
-    if status.get("status") in ("ok", "diverged", "pruned"):
+    same = same_overrides(status.get("overrides"), overrides)
+    if status.get("status") in FINAL and same:
         return f"skip ({status['status']})"
-    if last_checkpoint(folder).is_file():
+    if status and last_checkpoint(folder).is_file():
+        if status.get("overrides") is not None and not same:
+            return "refused: the folder holds a job with other overrides"
         return f"resume after epoch {status.get('epoch', '?')} ({status.get('status')})"
-    return f"run again ({status.get('status')}, no checkpoint)"
+    return "run"
 
 
 def dry_run(config_name: str, overrides: list[str], config_dir: str | None, prog: str, sweep: bool) -> None:
