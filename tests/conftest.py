@@ -93,15 +93,19 @@ def make_cfg(tmp_path: Path, mnist_root: Path) -> Callable[..., DictConfig]:
     return make
 
 
-def run_module(module: str, *args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    """A user's command line (`python -m mnist_exp.cli.<module> ...`), as a real subprocess."""
+def run_module(
+    module: str, *args: str, cwd: Path, timeout: float = 600, unset: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
+    """A user's command line (`python -m mnist_exp.cli.<module> ...`), as a real subprocess;
+    `unset`: environment variables the user does not have."""
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
         [sys.executable, "-m", f"mnist_exp.cli.{module}", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**env, "PYTHONUNBUFFERED": "1"},
     )
 
 

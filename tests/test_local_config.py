@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, refused_plainly
+from tests.conftest import REPO, refused_plainly, run_module
 
 
 def local_config(folder: Path, text: str) -> Path:
@@ -25,14 +23,7 @@ def local_config(folder: Path, text: str) -> Path:
 
 def command(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     """A user's command without $MNIST_EXP_DATA: only the local config says where MNIST is."""
-    env = {k: v for k, v in os.environ.items() if k != "MNIST_EXP_DATA"}
-    return subprocess.run(
-        [sys.executable, "-m", f"mnist_exp.cli.{name}", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    return run_module(name, *args, cwd=cwd, unset=("MNIST_EXP_DATA",))
 
 
 @pytest.mark.slow
