@@ -69,6 +69,7 @@ def test_the_old_options_are_refused_with_the_new_form(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.longest
 def test_the_seed_accuracies_full_length_as_one_sweep(tmp_path: Path, mnist_root: Path) -> None:
     """`mnist-exp-reproduce seed=0`: both seed experiments, 30 epochs each, as one sweep, as a user
     runs it; each reaches its reported accuracy (LeNet-5 98.6% within 0.4 points, MLP 93.5% within
