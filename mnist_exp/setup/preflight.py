@@ -179,6 +179,32 @@ def _refuse_parts(cfg: DictConfig) -> None:
             )
 
 
+def _refuse_missing_plugins(cfg: DictConfig) -> None:
+    """The sweeper's and launcher's optional packages, and one part of a group taken for all."""
+    sweeper = str(OmegaConf.select(cfg, "hydra.sweeper._target_"))
+    if names(sweeper, OPTUNA_SWEEPER) and importlib.util.find_spec("optuna") is None:
+        raise UserError(
+            "hparams_search=optuna needs Optuna, which is not installed. Fix: pip install 'mnist-exp[optuna]'"
+        )
+    _refuse_parts(cfg)
+    launcher = str(OmegaConf.select(cfg, "hydra.launcher._target_"))
+    if "mnist_exp_launchers" in launcher and importlib.util.find_spec("submitit") is None:
+        raise UserError(
+            "hydra/launcher=slurm needs submitit, which is not installed. Fix: pip install 'mnist-exp[slurm]'"
+        )
+
+
+def _variants(choices: list[list[str]], first: list[str]) -> list[list[str]]:
+    """The first value of every override, then each other value of one override at a time."""
+    variants = [first]
+    for i, values in enumerate(choices):
+        for value in values[1:]:
+            variant = list(first)
+            variant[sum(1 for c in choices[:i] if c)] = value
+            variants.append(variant)
+    return variants
+
+
 def preflight(
     config_name: str,
     argv: list[str],
@@ -214,25 +240,9 @@ def preflight(
         choices += _expand([f"{k}={v}" for k, v in params.items()])
         first = [c[0] for c in choices if c]
         cfg = _compose(config_name, first, prog, where)
-    sweeper = str(OmegaConf.select(cfg, "hydra.sweeper._target_"))
-    if names(sweeper, OPTUNA_SWEEPER) and importlib.util.find_spec("optuna") is None:
-        raise UserError(
-            "hparams_search=optuna needs Optuna, which is not installed. Fix: pip install 'mnist-exp[optuna]'"
-        )
-    _refuse_parts(cfg)
-    launcher = str(OmegaConf.select(cfg, "hydra.launcher._target_"))
-    if "mnist_exp_launchers" in launcher and importlib.util.find_spec("submitit") is None:
-        raise UserError(
-            "hydra/launcher=slurm needs submitit, which is not installed. Fix: pip install 'mnist-exp[slurm]'"
-        )
+    _refuse_missing_plugins(cfg)
     multirun = "-m" in argv or "--multirun" in argv or cfg.hydra.get("mode") == RunMode.MULTIRUN
-    variants = [first]
-    if multirun:
-        for i, values in enumerate(choices):
-            for value in values[1:]:
-                variant = list(first)
-                variant[sum(1 for c in choices[:i] if c)] = value
-                variants.append(variant)
+    variants = _variants(choices, first) if multirun else [first]
     stores_checked: set[str] = set()
     named: set[str] = set()
     for n, overrides in enumerate(variants):
