@@ -29,10 +29,17 @@ def conf_dir() -> str:
 
 
 CONF_DIR = conf_dir()
+
+
 # Hydra 1.3 needs version_base="1.3" (without it: 1.1's behavior, a run changes into its folder);
 # Hydra 1.4 deprecates the parameter and has 1.3's behavior by default
-_HYDRA = tuple(int(part) for part in version("hydra-core").split(".")[:2])  # 1.4.0rc3: (1, 4)
-VERSION_BASE: dict[str, str] = {"version_base": "1.3"} if _HYDRA < (1, 4) else {}
+def major_minor(distribution: str) -> tuple[int, int]:
+    """An installed distribution's (major, minor): 1.4.0rc3 gives (1, 4)."""
+    major, minor = version(distribution).split(".")[:2]
+    return int(major), int(minor)
+
+
+VERSION_BASE: dict[str, str] = {"version_base": "1.3"} if major_minor("hydra-core") < (1, 4) else {}
 PROCESS_ID = f"{os.getpid():05d}"
 
 
@@ -43,7 +50,7 @@ def register_resolvers() -> None:
     `${job_name:...}` names a sweep job's folder by its swept overrides.
     """
     # OmegaConf 2.4 names it register_resolver (2.3's register_resolver is the old, other API)
-    new_api = tuple(int(part) for part in version("omegaconf").split(".")[:2]) >= (2, 4)
+    new_api = major_minor("omegaconf") >= (2, 4)
     register = OmegaConf.register_resolver if new_api else OmegaConf.register_new_resolver
     if not OmegaConf.has_resolver("run_id"):
         register("run_id", lambda: PROCESS_ID, use_cache=True)

@@ -200,12 +200,16 @@ def _log_params(cfg: DictConfig, loggers: list[Any]) -> None:
     Lightning's own loggers the resolved config (the CSV logger's hparams.yaml), TensorBoard its
     HParams tab."""
     overrides = hydra_overrides()
+    trackers = [lg for lg in loggers if isinstance(lg, Tracker)]
+    if trackers:  # composed once for all of them
+        params = tracked_params(cfg, group_choices())
+        config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
+    for lg in trackers:
+        lg.record_config(params, config_yaml, list(overrides or []))
+    resolved = OmegaConf.to_container(cfg, resolve=True)
     for lg in loggers:
-        if isinstance(lg, Tracker):
-            params = tracked_params(cfg, group_choices())
-            lg.record_config(params, OmegaConf.to_yaml(cfg, resolve=True), list(overrides or []))
-        else:
-            lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        if lg not in trackers:
+            lg.log_hyperparams(resolved)
     log_hparams(loggers, cfg, overrides)
 
 
